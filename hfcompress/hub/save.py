@@ -1,0 +1,65 @@
+"""Saving models atomically as ``save_pretrained`` directories with their compression record."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional
+
+from hfcompress.hub.record import CompressionRecord
+
+# A directory is a complete model once this file is in place; it is always written last.
+COMPLETE_MARKER = "config.json"
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Write into a temporary sibling; publish it at ``target`` only if the block succeeds.
+
+    A new target appears in one ``rename``. An existing target (for example a training output
+    folder holding checkpoints) has its marker file removed first, the new files moved in, and
+    the marker moved in last: an interrupted save never looks like a complete model.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    marker = target / COMPLETE_MARKER
+    if marker.exists():
+        marker.unlink()
+    entries = sorted(tmp.iterdir(), key=lambda p: p.name == COMPLETE_MARKER)
+    for entry in entries:
+        dest = target / entry.name
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        os.replace(entry, dest)
+    tmp.rmdir()
+
+
+def save_compressed(
+    model,
+    output_dir: str | Path,
+    record: CompressionRecord,
+    preprocessor=None,
+    card: Optional[str] = None,
+) -> Path:
+    """Save ``model`` (safetensors) + ``record`` in its config.json + preprocessor + model card."""
+    output_dir = Path(output_dir)
+    record.attach(model.config)
+    with atomic_directory(output_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        if preprocessor is not None:
+            preprocessor.save_pretrained(tmp)
+        if card is not None:
+            (tmp / "README.md").write_text(card)
+    return output_dir

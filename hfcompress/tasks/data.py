@@ -1,0 +1,75 @@
+"""Loading datasets by their Hub names, from the Hub or from a local mirror.
+
+A mirror is a folder laid out like the Hub's parquet repos:
+``<root>/<repo_id>/<config>/<split>-*.parquet`` (or ``<root>/<repo_id>/<split>-*.parquet`` for
+repos without configs). The root comes from ``--datasets-mirror`` or the environment variable
+``HFCOMPRESS_DATASETS_MIRROR``; without one, ``datasets.load_dataset`` fetches from the Hub.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import datasets
+
+from hfcompress.errors import DataError
+
+MIRROR_ENV = "HFCOMPRESS_DATASETS_MIRROR"
+
+
+def mirror_root(explicit: Optional[str] = None) -> Optional[Path]:
+    """The mirror root to use: the explicit argument, else the environment, else None."""
+    root = explicit or os.environ.get(MIRROR_ENV)
+    if not root:
+        return None
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        source = "--datasets-mirror" if explicit else MIRROR_ENV
+        raise DataError(f"{source}: dataset mirror folder not found: {path}")
+    return path
+
+
+def mirror_files(root: Path, repo_id: str, config: Optional[str], split: str) -> list[Path]:
+    """The parquet files of one split in a mirror, or a DataError naming what is missing."""
+    repo_dir = root / repo_id
+    if not repo_dir.is_dir():
+        raise DataError(f"dataset {repo_id!r} is not in the mirror {root} (no folder {repo_dir})")
+    candidates = [repo_dir / config] if config else []
+    candidates.append(repo_dir)
+    for folder in candidates:
+        files = sorted(folder.glob(f"{split}-*.parquet")) or sorted(folder.glob(f"{split}.parquet"))
+        if files:
+            return files
+    where = repo_dir / config if config else repo_dir
+    raise DataError(f"split {split!r} of {repo_id}{'/' + config if config else ''} not found in the mirror: "
+                    f"no {split}-*.parquet in {where}")
+
+
+def load_split(
+    repo_id: str,
+    config: Optional[str],
+    split: str,
+    mirror: Optional[str] = None,
+) -> datasets.Dataset:
+    """One split of a Hub dataset, from the mirror when one is configured."""
+    root = mirror_root(mirror)
+    if root is None:
+        try:
+            return datasets.load_dataset(repo_id, config, split=split)
+        except Exception as exc:  # the Hub client raises many types; name the dataset
+            raise DataError(f"cannot load {repo_id} ({config}) split {split!r} from the Hub: {exc}") from None
+    files = mirror_files(root, repo_id, config, split)
+    for f in files:
+        if not os.access(f, os.R_OK):
+            raise DataError(f"data file is not readable: {f}")
+    try:
+        # keep_in_memory: the mirror files are small, and this avoids writing an Arrow cache
+        # into the user's HF cache for every (file, split) pair.
+        return datasets.load_dataset(
+            "parquet", data_files={split: [str(f) for f in files]}, split=split, keep_in_memory=True
+        )
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot read data file(s) {', '.join(map(str, files))}: {first}") from None

@@ -1,0 +1,128 @@
+"""Fine-tuning a model on a task with a plain ``transformers.Trainer``.
+
+The same path serves text and image tasks: the Task supplies data, preprocessing, collator,
+metric and head; this module supplies sensible Trainer defaults, resumable checkpoints under
+``<output_dir>/checkpoints``, and the final save in hfcompress's model format.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from transformers import Trainer, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from hfcompress.config import TrainConfig
+from hfcompress.errors import HfCompressError, TaskError
+from hfcompress.evaluation.efficiency import set_threads
+from hfcompress.hub.card import model_card
+from hfcompress.hub.load import resolve_model_dir
+from hfcompress.hub.record import CompressionRecord
+from hfcompress.hub.save import save_compressed
+from hfcompress.models.zoo import is_scratch, scratch_config
+from hfcompress.tasks import Task, get_task
+
+HEAD_SUFFIXES = ("ForSequenceClassification", "ForImageClassification")
+
+
+def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
+    """A model with ``task``'s head, and its preprocessor.
+
+    A checkpoint that already has a classification head for a different number of labels is an
+    error (it was fine-tuned for something else) unless ``reinit_head`` asks for a fresh head.
+    A checkpoint without such a head (a base encoder) gets a new one.
+    """
+    labels = task.label_maps()
+    if is_scratch(name_or_path):
+        config = scratch_config(name_or_path, **labels)
+        return task.model_class.from_config(config), task.load_preprocessor("")
+    from transformers import AutoConfig
+
+    path = resolve_model_dir(name_or_path)
+    config = AutoConfig.from_pretrained(path)
+    has_head = any(a.endswith(HEAD_SUFFIXES) for a in (getattr(config, "architectures", None) or []))
+    if has_head and config.num_labels != task.num_labels and not reinit_head:
+        raise TaskError(f"model {name_or_path} has a classifier for {config.num_labels} labels but task "
+                        f"{task.name!r} needs {task.num_labels}; pass --reinit-head to replace the head")
+    model = task.model_class.from_pretrained(path, ignore_mismatched_sizes=reinit_head, **labels)
+    return model, task.load_preprocessor(str(path))
+
+
+def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, **overrides: Any) -> TrainingArguments:
+    """Trainer defaults shared by fine-tuning and (later) distillation."""
+    steps_per_epoch = math.ceil(n_train / (cfg.batch_size * cfg.gradient_accumulation_steps))
+    total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        # warmup given in steps: warmup_ratio is deprecated on the transformers 5.x line
+        warmup_steps=int(cfg.warmup_ratio * total_steps),
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        eval_strategy="no",
+        seed=cfg.seed,
+        report_to="none",
+        remove_unused_columns=False,  # image tasks transform raw columns on the fly
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
+          callbacks: Optional[list] = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.model`` on ``cfg.task``; save to ``cfg.output_dir``; return final metrics."""
+    task = get_task(cfg.task)
+    set_threads(cfg.threads)
+    set_seed(cfg.seed)
+    output_dir = Path(cfg.output_dir)
+    checkpoint_dir = output_dir / "checkpoints"
+    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    if resume and last is None:
+        raise HfCompressError(f"--resume: no checkpoint to resume from in {checkpoint_dir}")
+    if last is not None and not resume and not overwrite:
+        raise HfCompressError(f"{checkpoint_dir} already holds checkpoints; pass --resume to continue "
+                              "or --overwrite to start again")
+
+    model, preprocessor = build_model(cfg.model, task, reinit_head=cfg.reinit_head)
+    train_raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror,
+                          shuffle_seed=cfg.seed)
+    eval_raw = task.load(task.eval_splits[0], limit=cfg.max_eval_samples, mirror=cfg.datasets_mirror)
+    train_data = task.preprocess(train_raw, preprocessor, cfg.max_length, train=cfg.augment)
+    eval_data = task.preprocess(eval_raw, preprocessor, cfg.max_length, train=False)
+
+    if overwrite and last is not None:
+        shutil.rmtree(checkpoint_dir)
+    args = training_arguments(cfg, len(train_data), checkpoint_dir)
+    trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
+                      data_collator=task.collator(preprocessor), processing_class=preprocessor,
+                      compute_metrics=task.compute_metrics, callbacks=callbacks)
+    train_result = trainer.train(resume_from_checkpoint=last if resume else None)
+    metrics = trainer.evaluate() if cfg.eval_at_end else {}
+
+    record = CompressionRecord(base_model=cfg.model, task=task.name).with_stage(
+        "finetune", params=cfg.to_dict(),
+        result={"train_loss": train_result.training_loss, "global_step": train_result.global_step,
+                "eval": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}},
+    )
+    if trainer.is_world_process_zero():
+        card = model_card(record, task, {k.removeprefix("eval_"): v for k, v in metrics.items()
+                                         if k.removeprefix("eval_") in ("accuracy", "f1", "matthews_correlation",
+                                                                        "pearson", "spearmanr")},
+                          title=f"{Path(cfg.output_dir).name} ({task.name})")
+        save_compressed(trainer.model, output_dir, record, preprocessor, card=card)
+    return {"output_dir": str(output_dir), "train_loss": train_result.training_loss,
+            "global_step": train_result.global_step, **metrics}
+
