@@ -91,14 +91,60 @@ class EvalConfig(Config):
             raise ConfigError(f"{where}.warmup: must be >= 0, got {self.warmup}")
 
 
+# Recipe sections: name -> "module:ConfigClass". Each concern owns its config class; it is
+# imported only when a recipe uses that section, so a recipe never pulls in unused backends.
+SECTIONS: dict[str, str] = {
+    "train": "hfcompress.config.recipe:TrainConfig",
+    "evaluate": "hfcompress.config.recipe:EvalConfig",
+    "distill": "hfcompress.distill.config:DistillConfig",
+    "prune": "hfcompress.prune.config:PruneConfig",
+    "quantize": "hfcompress.quantize.config:QuantizeConfig",
+}
+META_KEYS = ("name", "description")
+
+
+def section_class(name: str) -> type[Config]:
+    import importlib
+
+    module, _, cls = SECTIONS[name].partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"recipe section {name!r} is not available in this installation ({SECTIONS[name]})") from None
+
+
 @dataclasses.dataclass
-class Recipe(Config):
-    """A whole recipe file. Every section is optional; unknown sections are errors."""
+class Recipe:
+    """A whole recipe file: optional name/description plus typed sections (see SECTIONS)."""
 
     name: Optional[str] = None
     description: Optional[str] = None
-    train: Optional[TrainConfig] = None
-    evaluate: Optional[EvalConfig] = None
+    sections: dict[str, Config] = dataclasses.field(default_factory=dict)
+
+    def __getattr__(self, item: str):
+        if item in SECTIONS:
+            return self.__dict__.get("sections", {}).get(item)
+        raise AttributeError(item)
+
+    @classmethod
+    def from_dict(cls, data, where: str = "recipe") -> "Recipe":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping of sections, got {data!r}")
+        known = [*META_KEYS, *SECTIONS]
+        unknown = sorted(k for k in data if k not in known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(known)})")
+        for key in META_KEYS:
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ConfigError(f"{where}.{key}: expected a string, got {data[key]!r}")
+        sections = {name: section_class(name).from_dict(data[name], where=f"{where}.{name}")
+                    for name in SECTIONS if name in data}
+        return cls(name=data.get("name"), description=data.get("description"), sections=sections)
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in META_KEYS if getattr(self, k) is not None}
+        out.update({name: cfg.to_dict() for name, cfg in self.sections.items()})
+        return out
 
 
 def load_recipe(path: str | Path) -> Recipe:

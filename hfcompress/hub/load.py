@@ -128,12 +128,34 @@ def read_config(path: Path) -> dict:
         raise ModelLoadError(f"{cfg}: unreadable ({exc})") from None
 
 
+# Modules that register loaders or rebuild functions when imported. Imported on the first load,
+# so that every kind of saved model loads without its caller importing the method's package.
+PLUGINS = ("hfcompress.prune.rebuild", "hfcompress.distill.rebuild", "hfcompress.quantize.loaders")
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    import importlib
+
+    for name in PLUGINS:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if not name.startswith(str(exc.name)):  # a dependency inside the plugin is missing: a real error
+                raise
+    _plugins_loaded = True
+
+
 def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = None, **kwargs) -> LoadedModel:
     """Load any model hfcompress wrote (or any plain transformers model) for inference.
 
     ``task`` (a :class:`hfcompress.tasks.Task`), when given, picks the model head and checks
     that the model's labels fit the task.
     """
+    _load_plugins()
     path = resolve_model_dir(name_or_path, revision)
     config = read_config(path)
     for loader in _LOADERS:

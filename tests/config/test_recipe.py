@@ -59,7 +59,9 @@ def test_configs_round_trip_through_json(tmp_path):
     cfg = EvalConfig(task="cifar10", model="m", limit=5, threads=2)
     cfg.to_json(tmp_path / "c.json")
     assert EvalConfig.from_json(tmp_path / "c.json") == cfg
-    assert json.loads(Recipe(train=TrainConfig(task="sst2", model="m", output_dir="o")).to_json())["train"]["epochs"] == 3.0
+    recipe = Recipe(sections={"train": TrainConfig(task="sst2", model="m", output_dir="o")})
+    assert json.loads(json.dumps(recipe.to_dict()))["train"]["epochs"] == 3.0
+    assert Recipe.from_dict(recipe.to_dict()).train == recipe.train
 
 
 def test_replace_validates():
