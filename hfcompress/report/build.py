@@ -1,0 +1,49 @@
+"""``build_report``: evaluation records in, a Markdown report with a table and plots out."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+from hfcompress.hub.save import atomic_directory
+from hfcompress.report.plots import sparsity_plot, tradeoff_plot
+from hfcompress.report.tables import build_rows, markdown_table, pick_baseline, read_records
+
+
+def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Optional[str] = None,
+                 title: str = "Compression report") -> Path:
+    """Write ``report.md``, ``report.json`` and PNG plots for each task found in ``inputs``."""
+    records = read_records(list(inputs))
+    tasks = list(dict.fromkeys(r["task"] for r in records))
+    out_dir = Path(out_dir)
+    sections, summary = [f"# {title}\n"], {}
+    with atomic_directory(out_dir) as tmp:
+        for task in tasks:
+            task_records = [r for r in records if r["task"] == task]
+            # a named baseline belongs to one task; the other tasks fall back to their first uncompressed record
+            named = baseline if len(tasks) == 1 or any(
+                baseline in (r.get("_file"), r.get("model"), r.get("label")) for r in task_records) else None
+            base = pick_baseline(task_records, named)
+            rows = build_rows(task_records, baseline=base.get("_file"))
+            timed = [r for r in rows if r.comparable]  # latencies from another setting are not plotted
+            plots = [tradeoff_plot(timed, "latency_ms", "latency (ms, median per batch)", tmp / f"{task}_latency.png"),
+                     tradeoff_plot(rows, "size_mib", "size on disk (MiB)", tmp / f"{task}_size.png", log_x=True)]
+            if any(r.sparsity > 0 for r in rows):
+                plots.append(sparsity_plot(rows, tmp / f"{task}_sparsity.png"))
+            notes = []
+            if not all(r.comparable for r in rows):
+                notes.append("Speedup is n/a where a record was measured on another CPU, thread count or batch "
+                             "size than the baseline: timings are only compared within one setting.")
+            env = base["environment"]
+            sections.append(
+                f"## {task}\n\nBaseline: `{base['model']}`. Timings: batch {base['efficiency']['latency_batch_size']}, "
+                f"{env.get('threads')} threads, {env.get('cpu')}; torch {env.get('torch')}, "
+                f"transformers {env.get('transformers')}.\n\n{markdown_table(rows)}\n\n"
+                + "".join(f"{n}\n\n" for n in notes)
+                + "".join(f"![{p.stem}]({p.name})\n\n" for p in plots))
+            summary[task] = [dataclasses.asdict(r) for r in rows]
+        (tmp / "report.md").write_text("\n".join(sections))
+        (tmp / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return out_dir / "report.md"
