@@ -7,7 +7,7 @@ import argparse
 from hfcompress.cli.common import add_common, config_from
 
 FIELDS = ["task", "model", "split", "limit", "batch_size", "max_length", "threads", "warmup", "repeats", "json",
-          "datasets_mirror"]
+          "datasets_mirror", "corruption"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,4 +31,6 @@ def register(sub) -> None:
     p.add_argument("--warmup", type=int, help="untimed batches before timing (default 3)")
     p.add_argument("--repeats", type=int, help="timed batches (default 20)")
     p.add_argument("--json", help="write the evaluation record to this file")
+    p.add_argument("--corruption", help="evaluate under shift: NAME[:SEVERITY 1-5]; images: gaussian_noise, "
+                                        "gaussian_blur, contrast, jpeg; text: char_noise")
     p.set_defaults(func=run)

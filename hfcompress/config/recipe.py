@@ -83,6 +83,7 @@ class EvalConfig(Config):
     repeats: int = 20
     json: Optional[str] = None
     datasets_mirror: Optional[str] = None
+    corruption: Optional[str] = None  # e.g. "gaussian_noise:3" or "char_noise:2" (robustness)
 
     def validate(self, where: str) -> None:
         _positive(where, limit=self.limit, batch_size=self.batch_size, max_length=self.max_length,

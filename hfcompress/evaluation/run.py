@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hfcompress.config import EvalConfig
+from hfcompress.evaluation.robustness import corrupt, parse_corruption
 from hfcompress.evaluation.efficiency import environment, measure_latency, parameter_stats, set_threads, size_on_disk
 from hfcompress.hub.load import LoadedModel, load
 from hfcompress.tasks import Task, get_task
@@ -52,6 +53,8 @@ def evaluate_loaded(loaded: LoadedModel, task: Task, cfg: EvalConfig) -> dict[st
     latency_batch = None
     for split in splits:
         raw = task.load(split, limit=cfg.limit, mirror=cfg.datasets_mirror)
+        if cfg.corruption:
+            raw = corrupt(raw, task, cfg.corruption)
         data = task.preprocess(raw, loaded.preprocessor, max_length=cfg.max_length, train=False)
         logits, labels = predict_split(loaded, task, data, cfg.batch_size)
         suffix = _metric_suffix(task, split) if not cfg.split else ""
@@ -76,6 +79,7 @@ def evaluate_loaded(loaded: LoadedModel, task: Task, cfg: EvalConfig) -> dict[st
         "task": task.name,
         "splits": splits,
         "limit": cfg.limit,
+        "corruption": cfg.corruption,
         "model": loaded.source,
         "model_path": str(loaded.path),
         "loader": loaded.loader,
@@ -96,6 +100,8 @@ def evaluate_model(cfg: EvalConfig) -> dict[str, Any]:
         from hfcompress.errors import TaskError
 
         raise TaskError(f"task {task.name!r} has no split {cfg.split!r}; splits: {', '.join(task.splits)}")
+    if cfg.corruption:
+        parse_corruption(cfg.corruption, task.modality)  # fail before loading the model
     set_threads(cfg.threads)
     loaded = load(cfg.model, task=task)
     record = evaluate_loaded(loaded, task, cfg)
@@ -116,7 +122,8 @@ def write_json(data: Any, path: str | os.PathLike) -> None:
 def format_table(record: dict[str, Any]) -> str:
     """A readable terminal table of one evaluation record."""
     eff = record["efficiency"]
-    rows = [("task", f"{record['task']} ({', '.join(record['splits'])}, {record['n_examples']} examples)"),
+    shift = f", corruption {record['corruption']}" if record.get("corruption") else ""
+    rows = [("task", f"{record['task']} ({', '.join(record['splits'])}, {record['n_examples']} examples{shift})"),
             ("model", f"{record['model']} [{record['loader']}]")]
     rows += [(k, f"{v:.4f}") for k, v in record["metrics"].items()]
     rows += [
