@@ -37,6 +37,33 @@ def measure_latency(fn: Callable[[], object], warmup: int = 3, repeats: int = 20
     return {"latency_ms_median": statistics.median(times), "latency_ms_p90": p90, "latency_repeats": repeats}
 
 
+def interleaved_latency(fns: dict[str, Callable[[], object]], rounds: int = 15, warmup: int = 2,
+                        ) -> dict[str, dict[str, float]]:
+    """Median/p90 latency of several callables timed in alternation, round by round.
+
+    On a shared or noisy machine, timing model A for a minute and then model B for a minute
+    attributes load changes to the models. Alternating A, B, A, B ... spreads those changes over
+    all of them, so the ratios between medians stay meaningful.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        order = list(fns) if r % 2 == 0 else list(reversed(fns))  # no model always runs first
+        for name in order:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    out = {}
+    for name, ts in times.items():
+        ts.sort()
+        out[name] = {"latency_ms_median": statistics.median(ts),
+                     "latency_ms_p90": ts[min(len(ts) - 1, int(round(0.9 * (len(ts) - 1))))],
+                     "latency_repeats": rounds}
+    return out
+
+
 def size_on_disk(files: Iterable[Path]) -> int:
     return sum(Path(f).stat().st_size for f in files)
 

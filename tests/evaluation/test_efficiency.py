@@ -29,3 +29,13 @@ def test_size_on_disk(tmp_path):
 def test_environment_names_versions_and_threads():
     env = environment(threads=2)
     assert env["threads"] == 2 and env["torch"] == torch.__version__ and env["cpu"]
+
+
+def test_interleaved_latency_ranks_a_slower_function_slower():
+    import time
+
+    from hfcompress.evaluation.efficiency import interleaved_latency
+
+    out = interleaved_latency({"fast": lambda: None, "slow": lambda: time.sleep(0.004)}, rounds=5, warmup=1)
+    assert set(out) == {"fast", "slow"} and out["slow"]["latency_repeats"] == 5
+    assert out["slow"]["latency_ms_median"] > out["fast"]["latency_ms_median"] + 3

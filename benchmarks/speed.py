@@ -1,0 +1,75 @@
+"""Re-time saved models side by side, interleaved, in one run: latency ratios that survive a noisy machine.
+
+    python benchmarks/speed.py --task sst2 --name speed_sst2 BASELINE_DIR OTHER_DIR [OTHER_DIR ...]
+
+Each model is loaded through hfcompress's loader; one fixed batch of the task's evaluation data (at each
+``--batch-sizes``) is timed with all models alternating round by round
+(``hfcompress.evaluation.efficiency.interleaved_latency``). Accuracy is not re-measured here: take it
+from each model's own evaluation record. Writes benchmarks/results/<name>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from common import require_mirror, write_results
+
+from hfcompress.evaluation.efficiency import environment, interleaved_latency, set_threads, size_on_disk
+from hfcompress.hub import load
+from hfcompress.tasks import get_task
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="+", help="model folders; the first is the baseline")
+    ap.add_argument("--task", required=True)
+    ap.add_argument("--name", required=True, help="results file stem")
+    ap.add_argument("--batch-sizes", default="1,32")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    require_mirror()
+    threads = set_threads(args.threads)
+    task = get_task(args.task)
+    loaded = {Path(m).name: load(m, task=task) for m in args.models}
+    names = list(loaded)
+    base = names[0]
+    raw = task.load(task.eval_splits[0], limit=max(int(b) for b in args.batch_sizes.split(",")))
+    results = {"task": task.name, "baseline": base, "models": {}, "environment": environment(threads)}
+    for name, lm in loaded.items():
+        results["models"][name] = {"path": str(lm.path), "loader": lm.loader,
+                                   "size_on_disk_bytes": size_on_disk(lm.weight_files()),
+                                   "methods": lm.record.methods if lm.record else []}
+    lines = []
+    for bs in (int(b) for b in args.batch_sizes.split(",")):
+        batches = {}
+        for name, lm in loaded.items():
+            data = task.preprocess(raw.select(range(bs)), lm.preprocessor, train=False)
+            batch = task.collator(lm.preprocessor)([data[i] for i in range(bs)])
+            batch.pop("labels", None)
+            batches[name] = batch
+        timing = interleaved_latency({n: (lambda n=n: loaded[n].predict(batches[n])) for n in names},
+                                     rounds=args.rounds)
+        for name in names:
+            t = timing[name]
+            t["speedup"] = timing[base]["latency_ms_median"] / t["latency_ms_median"]
+            t["throughput_examples_per_s"] = bs / (t["latency_ms_median"] / 1000)
+            results["models"][name][f"batch_{bs}"] = t
+        lines.append(f"\n### Batch {bs}\n\n| model | latency median (ms) | p90 (ms) | speed-up vs {base} | throughput (ex/s) |\n"
+                     "| --- | ---: | ---: | ---: | ---: |")
+        lines += [f"| {n} | {timing[n]['latency_ms_median']:.2f} | {timing[n]['latency_ms_p90']:.2f} | "
+                  f"{timing[n]['speedup']:.2f}x | {timing[n]['throughput_examples_per_s']:.1f} |" for n in names]
+    env = results["environment"]
+    sizes = "\n".join(f"| {n} | {', '.join(results['models'][n]['methods']) or '-'} | "
+                      f"{results['models'][n]['size_on_disk_bytes'] / 2**20:.1f} |" for n in names)
+    md = (f"# Interleaved timing on {task.name}\n\nCommand: `python benchmarks/speed.py --task {task.name} "
+          f"--name {args.name} {' '.join(args.models)}`\n\n{threads} threads, {env['cpu']}, torch {env['torch']}, "
+          f"transformers {env['transformers']}; {args.rounds} rounds, models alternating each round.\n\n"
+          f"| model | stages | size (MiB) |\n| --- | --- | ---: |\n{sizes}\n" + "\n".join(lines) + "\n")
+    write_results(args.name, results, md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
