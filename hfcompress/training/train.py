@@ -20,8 +20,8 @@ from hfcompress.config import TrainConfig
 from hfcompress.errors import HfCompressError, TaskError
 from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.card import model_card
-from hfcompress.hub.load import resolve_model_dir
-from hfcompress.hub.record import CompressionRecord
+from hfcompress.hub.load import load, resolve_model_dir
+from hfcompress.hub.record import RECORD_KEY, CompressionRecord
 from hfcompress.hub.save import save_compressed
 from hfcompress.models.zoo import is_scratch, scratch_config
 from hfcompress.tasks import Task, get_task
@@ -44,6 +44,10 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
 
     path = resolve_model_dir(name_or_path)
     config = AutoConfig.from_pretrained(path)
+    if CompressionRecord.from_model_config(config) is not None and not reinit_head:
+        # A model hfcompress saved (pruned, distilled ...): its skeleton is rebuilt by the loader.
+        loaded = load(path, task=task)
+        return loaded.model.train(), loaded.preprocessor
     has_head = any(a.endswith(HEAD_SUFFIXES) for a in (getattr(config, "architectures", None) or []))
     if has_head and config.num_labels != task.num_labels and not reinit_head:
         raise TaskError(f"model {name_or_path} has a classifier for {config.num_labels} labels but task "
@@ -52,8 +56,9 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     return model, task.load_preprocessor(str(path))
 
 
-def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, **overrides: Any) -> TrainingArguments:
-    """Trainer defaults shared by fine-tuning and (later) distillation."""
+def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, args_class: type = TrainingArguments,
+                       **overrides: Any) -> TrainingArguments:
+    """Trainer defaults shared by fine-tuning and distillation (``args_class``: a TrainingArguments subclass)."""
     steps_per_epoch = math.ceil(n_train / (cfg.batch_size * cfg.gradient_accumulation_steps))
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     kwargs: dict[str, Any] = dict(
@@ -78,7 +83,7 @@ def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, **overr
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     kwargs.update(overrides)
-    return TrainingArguments(**kwargs)
+    return args_class(**kwargs)
 
 
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
@@ -112,7 +117,10 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
     train_result = trainer.train(resume_from_checkpoint=last if resume else None)
     metrics = trainer.evaluate() if cfg.eval_at_end else {}
 
-    record = CompressionRecord(base_model=cfg.model, task=task.name).with_stage(
+    # continue the input model's history (e.g. fine-tuning after pruning), or start one
+    start = getattr(model.config, RECORD_KEY, None)
+    record = (CompressionRecord.from_dict(start) if start else CompressionRecord(base_model=cfg.model, task=task.name))
+    record = record.with_stage(
         "finetune", params=cfg.to_dict(),
         result={"train_loss": train_result.training_loss, "global_step": train_result.global_step,
                 "eval": {k: v for k, v in metrics.items() if isinstance(v, (int, float))}},

@@ -91,3 +91,11 @@ def test_interrupted_training_resumes_from_last_checkpoint(use_fixture_mirror, t
 def test_resume_without_checkpoint_is_an_error(use_fixture_mirror, tiny_bert_dir, tmp_path):
     with pytest.raises(HfCompressError, match="no checkpoint to resume from"):
         train(cfg(tiny_bert_dir, tmp_path / "out"), resume=True)
+
+
+def test_training_a_saved_model_continues_its_record(use_fixture_mirror, tiny_bert_dir, tmp_path):
+    """Fine-tuning a model hfcompress saved (e.g. after pruning) appends to its history."""
+    train(cfg(tiny_bert_dir, tmp_path / "a"))
+    train(cfg(tmp_path / "a", tmp_path / "b"))
+    record = load(tmp_path / "b").record
+    assert record.methods == ["finetune", "finetune"] and record.base_model == str(tiny_bert_dir)
