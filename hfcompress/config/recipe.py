@@ -100,6 +100,7 @@ SECTIONS: dict[str, str] = {
     "distill": "hfcompress.distill.config:DistillConfig",
     "prune": "hfcompress.prune.config:PruneConfig",
     "quantize": "hfcompress.quantize.config:QuantizeConfig",
+    "pipeline": "hfcompress.pipeline.run:PipelineConfig",
 }
 META_KEYS = ("name", "description")
 
