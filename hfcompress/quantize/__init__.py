@@ -1,0 +1,16 @@
+"""Quantization: ONNX Runtime (Optimum), PyTorch INT8 and QAT, bitsandbytes; ``auto`` picks by measurement.
+
+``quantize(QuantizeConfig(...))`` writes a folder that ``hfcompress.load`` and ``hfcompress evaluate``
+read back; see :mod:`hfcompress.quantize.api`.
+"""
+
+from hfcompress.quantize.config import METHODS, QuantizeConfig
+
+
+def quantize(cfg: QuantizeConfig) -> dict:
+    from hfcompress.quantize.api import quantize as _quantize
+
+    return _quantize(cfg)
+
+
+__all__ = ["METHODS", "QuantizeConfig", "quantize"]

@@ -1,0 +1,43 @@
+"""A missing optional backend gives an error naming the fix, before anything is written."""
+
+import json
+import sys
+
+import pytest
+
+import hfcompress
+from hfcompress.errors import HfCompressError
+from hfcompress.quantize import QuantizeConfig, quantize
+
+
+@pytest.mark.parametrize("module, method, fragment", [
+    ("optimum.onnxruntime", "onnx-dynamic", "bash scripts/setup.sh onnx"),
+    ("bitsandbytes", "bnb-8bit", "pip install bitsandbytes"),
+])
+def test_missing_backend_names_the_fix(module, method, fragment, monkeypatch, tiny_bert_dir, tmp_path):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    out = tmp_path / "never"
+    with pytest.raises(HfCompressError, match=fragment):
+        quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method=method))
+    assert not out.exists()
+
+
+def test_loading_a_bnb_folder_without_bitsandbytes(monkeypatch, tiny_bert_dir, tmp_path):
+    folder = tmp_path / "bnb"
+    folder.mkdir()
+    config = json.loads((tiny_bert_dir / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "bitsandbytes", "load_in_4bit": True}
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)
+    with pytest.raises(HfCompressError, match="pip install bitsandbytes"):
+        hfcompress.load(folder)
+
+
+def test_loading_an_onnx_folder_without_optimum(monkeypatch, tiny_bert_dir, tmp_path):
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    (folder / "config.json").write_text((tiny_bert_dir / "config.json").read_text())
+    (folder / "model.onnx").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "optimum.onnxruntime", None)
+    with pytest.raises(HfCompressError, match="setup.sh onnx"):
+        hfcompress.load(folder)
