@@ -1,0 +1,49 @@
+"""``hfcompress prune``: remove attention heads, FFN neurons, conv channels or single weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hfcompress.cli.common import add_common, config_from
+
+FIELDS = ["task", "model", "output_dir", "method", "importance", "amount", "count", "scope", "mac_reduction",
+          "schedule", "storage", "score_samples", "finetune_epochs", "max_train_samples", "learning_rate",
+          "batch_size", "max_length", "seed", "eval_limit", "threads", "datasets_mirror"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from hfcompress.prune.api import prune
+    from hfcompress.prune.config import PruneConfig
+
+    cfg = config_from(args, "prune", PruneConfig, FIELDS)
+    result = prune(cfg)
+    if "eval" in result:
+        from hfcompress.evaluation.run import format_table
+
+        print(format_table(result.pop("eval")))
+    print(json.dumps(result, indent=2, default=str))
+    print(f"saved pruned model to {cfg.output_dir}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prune", help="prune heads, FFN neurons, conv channels or weights (unstructured)")
+    add_common(p)
+    p.add_argument("--output-dir", dest="output_dir")
+    p.add_argument("--method", choices=["heads", "ffn", "channels", "unstructured"])
+    p.add_argument("--importance", choices=["magnitude", "gradient"])
+    p.add_argument("--amount", type=float, help="fraction of heads/neurons/channels/weights to remove")
+    p.add_argument("--count", type=int, help="heads: number of heads to remove")
+    p.add_argument("--scope", choices=["global", "layer"])
+    p.add_argument("--mac-reduction", dest="mac_reduction", type=float, help="channels: e.g. 2 for half the MACs")
+    p.add_argument("--schedule", choices=["oneshot", "gradual"])
+    p.add_argument("--storage", choices=["packed", "dense"])
+    p.add_argument("--score-samples", dest="score_samples", type=int)
+    p.add_argument("--finetune-epochs", dest="finetune_epochs", type=float, help="recovery fine-tune (0: none)")
+    p.add_argument("--max-train-samples", dest="max_train_samples", type=int)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--eval-limit", dest="eval_limit", type=int, help="examples to evaluate on (0: skip)")
+    p.set_defaults(func=run)

@@ -1,0 +1,15 @@
+"""Pruning: attention heads, FFN neurons, conv channels (all physically removed) and unstructured
+magnitude pruning (one-shot or gradual). Every result saves as safetensors + record and reloads
+through ``hfcompress.load``."""
+
+from hfcompress.prune.config import PruneConfig, PruneError
+
+__all__ = ["PruneConfig", "PruneError", "prune", "prune_model", "recover", "save_pruned"]
+
+
+def __getattr__(name):  # keep ``import hfcompress.prune`` light (no Trainer import)
+    if name in ("prune", "prune_model", "recover", "save_pruned"):
+        from hfcompress.prune import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -1,0 +1,242 @@
+"""Pruning from Python or a recipe: load, score, prune, optionally recover, save, evaluate.
+
+``prune(cfg)`` is what ``hfcompress prune`` runs. The pieces are public too, so benchmarks and
+users can prune a model they hold in memory (``prune_model``), fine-tune it (``recover``) and
+save it (``save_pruned``) without going through files in between.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from hfcompress.errors import HfCompressError
+from hfcompress.hub.record import CompressionRecord
+from hfcompress.prune.config import PruneConfig, PruneError
+
+METHOD_STAGE = {"heads": "prune_heads", "ffn": "prune_ffn", "channels": "prune_channels",
+                "unstructured": "prune_unstructured"}
+
+
+def score_batches(task, preprocessor, cfg: PruneConfig) -> list[dict[str, torch.Tensor]]:
+    """Collated batches (with labels) from the training split, for data-driven importance."""
+    raw = task.load(task.train_split, limit=cfg.score_samples, mirror=cfg.datasets_mirror, shuffle_seed=cfg.seed)
+    data = task.preprocess(raw, preprocessor, cfg.max_length, train=False)
+    return list(DataLoader(data, batch_size=min(cfg.batch_size, 64), collate_fn=task.collator(preprocessor)))
+
+
+def _param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_request(model: nn.Module, cfg: PruneConfig) -> None:
+    """Check ``cfg`` against the model (architecture, layer/head indices, counts) without changing it,
+    so a bad request fails before data is scored, weights change or anything is written."""
+    if cfg.method == "heads":
+        from hfcompress.prune import heads as H
+
+        counts = H.heads_per_layer(model)
+        H.heads_to_remove(counts, [torch.zeros(n) for n in counts], count=cfg.count, amount=cfg.amount,
+                          layers=cfg.layers, scope=cfg.scope)
+    elif cfg.method == "ffn":
+        from hfcompress.prune.heads import encoder_layers
+
+        encoder_layers(model)
+    elif cfg.method == "channels" and not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        raise PruneError(f"prune.method: 'channels' prunes convolutions; {type(model).__name__} has none")
+
+
+def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]] = None) -> dict[str, Any]:
+    """Prune ``model`` in place as ``cfg`` asks; return the stage ``result`` for the record.
+
+    Every check against the model (layer and head indices, counts, architecture) happens before
+    the first weight changes. ``batches`` are needed for ``importance='gradient'`` (and channels).
+    Unstructured pruning here is the one-shot part; gradual pruning happens in :func:`recover`.
+    """
+    check_request(model, cfg)
+    params_before = _param_count(model)
+    need_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
+                                             and cfg.layers is None)
+    if need_data and not batches:
+        raise PruneError(f"prune.importance: '{cfg.importance}' for method '{cfg.method}' needs data batches")
+    if cfg.method == "heads":
+        from hfcompress.prune import heads as H
+
+        counts = H.heads_per_layer(model)
+        scores = None if cfg.layers is not None else H.head_importance(model, cfg.importance, batches)
+        remove = H.heads_to_remove(counts, scores, count=cfg.count, amount=cfg.amount, layers=cfg.layers,
+                                   scope=cfg.scope)
+        kept = H.prune_heads(model, remove)
+        result = {"kept_heads": kept, "heads_per_layer": [len(k) for k in kept],
+                  "heads_removed": sum(len(r) for r in remove), "heads_before": sum(counts)}
+    elif cfg.method == "ffn":
+        from hfcompress.prune import structured as S
+
+        before = S.ffn_widths(model)
+        kept = S.neurons_to_keep(S.ffn_importance(model, cfg.importance, batches), cfg.amount or 0.0, cfg.scope)
+        S.keep_neurons(model, kept)
+        result = {"ffn_widths": S.ffn_widths(model), "ffn_widths_before": before}
+    elif cfg.method == "channels":
+        from hfcompress.prune import structured as S
+
+        if not batches:
+            raise PruneError("channel pruning needs one batch of data to trace the model")
+        example = {"pixel_values": batches[0]["pixel_values"][:1]}  # MACs per image
+        shapes_before = S.module_shapes(model)
+
+        def loss_fn():
+            return sum(model(**b).loss for b in batches) / len(batches)
+
+        was_training = model.training
+        model.eval()
+        measured = S.prune_channels(model, example, kind=cfg.importance, amount=cfg.amount,
+                                    mac_reduction=cfg.mac_reduction, loss_fn=loss_fn)
+        model.train(was_training)
+        result = {"module_shapes": S.changed_shapes(shapes_before, S.module_shapes(model)), **measured}
+    else:
+        from hfcompress.prune import unstructured as U
+
+        if cfg.schedule == "oneshot":
+            U.prune_oneshot(model, cfg.amount or 0.0, cfg.scope)
+        weights = U.prunable_weights(model)
+        result = {"storage": cfg.storage, "pruned_tensors": sorted(weights), "sparsity": U.sparsity_of(weights)}
+    result.update(params_before=params_before, params_after=_param_count(model))
+    return result
+
+
+def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor) -> dict[str, Any]:
+    """Short fine-tune after (or, for gradual unstructured pruning, while) pruning.
+
+    A plain ``transformers.Trainer`` with hfcompress's training defaults; unstructured masks are
+    held fixed (and, on the gradual schedule, grown) by :class:`GradualPruningCallback`.
+    Checkpoints go to a temporary folder: nothing is written at ``output_dir`` until the save.
+    """
+    from transformers import Trainer, set_seed
+
+    from hfcompress.config import TrainConfig
+    from hfcompress.training.train import training_arguments
+
+    set_seed(cfg.seed)
+    tcfg = TrainConfig(task=task.name, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.finetune_epochs,
+                       learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, max_length=cfg.max_length,
+                       max_train_samples=cfg.max_train_samples, seed=cfg.seed, threads=cfg.threads,
+                       datasets_mirror=cfg.datasets_mirror, logging_steps=10 ** 9)
+    raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror, shuffle_seed=cfg.seed)
+    data = task.preprocess(raw, preprocessor, cfg.max_length, train=True)
+    callbacks, schedule = [], None
+    if cfg.method == "unstructured":
+        from hfcompress.prune.unstructured import GradualPruningCallback
+
+        total = max(1, math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.finetune_epochs))
+        if cfg.schedule == "gradual":
+            start, end = round(cfg.schedule_start * total), max(1, round(cfg.schedule_end * total))
+            schedule = GradualPruningCallback(model, cfg.amount or 0.0, start, end, cfg.schedule_updates,
+                                              cfg.initial_sparsity, cfg.scope)
+        else:  # one-shot: prune again at step 0 (same masks) and hold them fixed while training
+            schedule = GradualPruningCallback(model, cfg.amount or 0.0, 0, 0, 1, scope=cfg.scope)
+        callbacks.append(schedule)
+    with tempfile.TemporaryDirectory(prefix="hfcompress-prune-") as tmp:
+        args = training_arguments(tcfg, len(data), Path(tmp), save_strategy="no", disable_tqdm=True)
+        trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=task.collator(preprocessor),
+                          callbacks=callbacks)
+        out = trainer.train()
+    model.eval()
+    result: dict[str, Any] = {"train_loss": out.training_loss, "steps": out.global_step, "examples": len(data)}
+    if schedule is not None:
+        result["schedule"] = [[s, round(v, 6)] for s, v in schedule.history]
+    return result
+
+
+def save_pruned(model: nn.Module, output_dir: str | Path, record: CompressionRecord, preprocessor=None,
+                card: Optional[str] = None) -> Path:
+    """Save atomically; unstructured stages with ``storage: packed`` store bitmask + non-zeros."""
+    from hfcompress.hub.save import atomic_directory, save_compressed
+
+    last = record.stages[-1] if record.stages else None
+    if last is None or last.method != "prune_unstructured" or last.result.get("storage") != "packed":
+        return save_compressed(model, output_dir, record, preprocessor, card=card)
+    from safetensors.torch import load_file, save_file
+
+    from hfcompress.prune.unstructured import pack_state_dict
+
+    output_dir = Path(output_dir)
+    record.attach(model.config)
+    with atomic_directory(output_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        state: dict[str, torch.Tensor] = {}
+        for f in sorted(tmp.glob("*.safetensors")):
+            state.update(load_file(str(f)))
+            f.unlink()
+        (tmp / "model.safetensors.index.json").unlink(missing_ok=True)
+        names = [n for n in last.result["pruned_tensors"] if n in state]
+        save_file(pack_state_dict(state, names), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        if preprocessor is not None:
+            preprocessor.save_pretrained(tmp)
+        if card is not None:
+            (tmp / "README.md").write_text(card)
+    return output_dir
+
+
+def load_for_pruning(cfg: PruneConfig, task):
+    """(model, preprocessor, record so far) from a saved model (any hfcompress stage) or scratch:."""
+    from hfcompress.models.zoo import is_scratch
+
+    if is_scratch(cfg.model):
+        from hfcompress.training.train import build_model
+
+        model, preprocessor = build_model(cfg.model, task)
+        return model, preprocessor, CompressionRecord(base_model=cfg.model, task=task.name)
+    from hfcompress.hub.load import load
+
+    loaded = load(cfg.model, task=task)
+    if not isinstance(loaded.model, nn.Module):
+        raise HfCompressError(f"{cfg.model}: loaded by {loaded.loader!r}, not a PyTorch model; prune before "
+                              "exporting or quantizing")
+    record = loaded.record or CompressionRecord(base_model=cfg.model, task=task.name)
+    return loaded.model, loaded.preprocessor, record
+
+
+def prune(cfg: PruneConfig) -> dict[str, Any]:
+    """Run a whole pruning recipe; return the stage result and (unless ``eval_limit: 0``) an evaluation."""
+    from transformers import set_seed
+
+    from hfcompress.config import EvalConfig
+    from hfcompress.evaluation.efficiency import set_threads
+    from hfcompress.evaluation.run import evaluate_model
+    from hfcompress.hub.card import model_card
+    from hfcompress.tasks import get_task
+
+    task = get_task(cfg.task)
+    set_threads(cfg.threads)
+    set_seed(cfg.seed)
+    model, preprocessor, record = load_for_pruning(cfg, task)
+    model.eval()
+    check_request(model, cfg)
+    needs_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method != "unstructured"
+                                               and cfg.layers is None)
+    batches = score_batches(task, preprocessor, cfg) if needs_data else None
+    result = prune_model(model, cfg, batches)
+    if cfg.finetune_epochs > 0:
+        result["recovery"] = recover(model, cfg, task, preprocessor)
+        if cfg.method == "unstructured":
+            from hfcompress.prune.unstructured import prunable_weights, sparsity_of
+
+            result["sparsity"] = sparsity_of(prunable_weights(model))
+    result["params_after"] = _param_count(model)
+    record = record.with_stage(METHOD_STAGE[cfg.method], params=cfg.to_dict(), result=result)
+    card = model_card(record, task, title=f"{Path(cfg.output_dir).name} ({task.name}, pruned: {cfg.method})")
+    save_pruned(model, cfg.output_dir, record, preprocessor, card=card)
+    out: dict[str, Any] = {"output_dir": cfg.output_dir, "method": cfg.method,
+                           "result": {k: v for k, v in result.items() if k not in ("module_shapes", "pruned_tensors",
+                                                                                     "kept_heads")}}
+    if cfg.eval_limit != 0:
+        out["eval"] = evaluate_model(EvalConfig(task=task.name, model=cfg.output_dir, limit=cfg.eval_limit,
+                                                max_length=cfg.max_length, threads=cfg.threads,
+                                                datasets_mirror=cfg.datasets_mirror))
+    return out

@@ -1,0 +1,107 @@
+"""The ``prune`` recipe section: one typed config for every pruning method.
+
+``method`` picks what is removed: ``heads`` (attention heads, BERT family), ``ffn`` (FFN
+intermediate neurons, BERT family), ``channels`` (convolution channels, dependency-aware through
+torch-pruning) or ``unstructured`` (individual weights, masks). How much is removed is given by
+``amount`` (a fraction), ``count`` (heads only) or ``layers`` (heads only: per-layer head indices),
+or ``mac_reduction`` (channels only). Everything that can be checked without the model is checked
+here; what needs the model (head counts, layer indices) is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Optional
+
+from hfcompress.config.base import Config
+from hfcompress.errors import ConfigError
+
+METHODS = ("heads", "ffn", "channels", "unstructured")
+
+
+class PruneError(ConfigError):
+    """A pruning request that does not fit the model (too many heads, a layer out of range...)."""
+
+
+@dataclasses.dataclass
+class PruneConfig(Config):
+    task: str
+    model: str
+    output_dir: str
+    method: Literal["heads", "ffn", "channels", "unstructured"]
+    # what to score units by: weight magnitude (cheap, no data) or data-driven gradients
+    # (Michel et al. 2019 head importance; first-order Taylor for neurons and channels)
+    importance: Literal["magnitude", "gradient"] = "gradient"
+    amount: Optional[float] = None  # fraction of units (heads, neurons, channels, weights) to remove
+    count: Optional[int] = None  # heads: number of heads to remove in total
+    layers: Optional[dict[int, list[int]]] = None  # heads: {layer index: [head indices to remove]}
+    scope: Literal["global", "layer"] = "global"  # rank units across all layers, or per layer
+    mac_reduction: Optional[float] = None  # channels: prune until MACs drop by this factor (2.0 = half)
+    # unstructured: one-shot, or gradual on the cubic schedule of Zhu & Gupta (2017) while fine-tuning
+    schedule: Literal["oneshot", "gradual"] = "oneshot"
+    initial_sparsity: float = 0.0
+    schedule_start: float = 0.0  # fraction of fine-tuning steps before the first pruning step
+    schedule_end: float = 0.7  # fraction of fine-tuning steps at which the target is reached
+    schedule_updates: int = 10  # number of mask updates between start and end
+    storage: Literal["packed", "dense"] = "packed"  # unstructured: bitmask + non-zeros, or dense
+    # data for importance scores
+    score_samples: int = 256
+    # optional recovery fine-tune after pruning (required for gradual unstructured pruning)
+    finetune_epochs: float = 0.0
+    max_train_samples: Optional[int] = None
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    max_length: int = 128
+    seed: int = 42
+    # evaluation at the end (on the task's first eval split; None = whole split, 0 = skip)
+    eval_limit: Optional[int] = None
+    threads: Optional[int] = None
+    datasets_mirror: Optional[str] = None
+
+    def validate(self, where: str) -> None:
+        given = [k for k in ("amount", "count", "layers", "mac_reduction") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ConfigError(f"{where}: give exactly one of amount, count, layers, mac_reduction "
+                              f"(got {', '.join(given) or 'none'})")
+        if self.amount is not None:
+            top = 1.0 if self.method in ("heads", "ffn") else 0.999  # a network needs some channels/weights
+            if not 0 <= self.amount <= top:
+                raise ConfigError(f"{where}.amount: must be in [0, {top:g}], got {self.amount}")
+        if self.count is not None and self.count < 0:
+            raise ConfigError(f"{where}.count: must be >= 0, got {self.count}")
+        if (self.count is not None or self.layers is not None) and self.method != "heads":
+            raise ConfigError(f"{where}: count and layers apply to method 'heads' only")
+        if self.layers is not None:
+            for layer, heads in self.layers.items():
+                if layer < 0 or any(h < 0 for h in heads):
+                    raise ConfigError(f"{where}.layers.{layer}: layer and head indices must be >= 0")
+        if self.mac_reduction is not None:
+            if self.method != "channels":
+                raise ConfigError(f"{where}.mac_reduction: applies to method 'channels' only")
+            if self.mac_reduction <= 1:
+                raise ConfigError(f"{where}.mac_reduction: must be > 1, got {self.mac_reduction}")
+        if self.schedule == "gradual":
+            if self.method != "unstructured":
+                raise ConfigError(f"{where}.schedule: 'gradual' applies to method 'unstructured' only")
+            if self.finetune_epochs <= 0:
+                raise ConfigError(f"{where}.finetune_epochs: gradual pruning happens while fine-tuning; "
+                                  "must be > 0")
+            if not 0 <= self.schedule_start < self.schedule_end <= 1:
+                raise ConfigError(f"{where}.schedule_end: need 0 <= schedule_start < schedule_end <= 1, got "
+                                  f"{self.schedule_start}, {self.schedule_end}")
+            if self.schedule_updates < 1:
+                raise ConfigError(f"{where}.schedule_updates: must be >= 1, got {self.schedule_updates}")
+            if not 0 <= self.initial_sparsity <= (self.amount or 0):
+                raise ConfigError(f"{where}.initial_sparsity: must be in [0, amount], got {self.initial_sparsity}")
+        for name in ("score_samples", "batch_size", "max_length", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{where}.{name}: must be > 0, got {getattr(self, name)}")
+        for name in ("finetune_epochs",):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("max_train_samples", "threads"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{where}.{name}: must be > 0, got {value}")
+        if self.eval_limit is not None and self.eval_limit < 0:
+            raise ConfigError(f"{where}.eval_limit: must be >= 0, got {self.eval_limit}")
