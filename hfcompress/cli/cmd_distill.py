@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hfcompress.cli.common import add_common, config_from
+from hfcompress.cli.common import add_common, add_training_flags, config_from
 
 FIELDS = ["task", "teacher", "output_dir", "epochs", "learning_rate", "batch_size", "eval_batch_size",
           "gradient_accumulation_steps", "max_train_samples", "max_eval_samples", "max_length", "seed",
@@ -43,21 +43,9 @@ def register(sub) -> None:
     p = sub.add_parser("distill", help="knowledge distillation: train a small student from a teacher")
     add_common(p)
     p.add_argument("--teacher", help="teacher model folder or Hub id (fine-tuned on the task)")
-    p.add_argument("--output-dir", dest="output_dir")
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--eval-batch-size", dest="eval_batch_size", type=int)
-    p.add_argument("--gradient-accumulation-steps", dest="gradient_accumulation_steps", type=int)
-    p.add_argument("--max-train-samples", dest="max_train_samples", type=int)
-    p.add_argument("--max-eval-samples", dest="max_eval_samples", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--save-steps", dest="save_steps", type=int)
-    p.add_argument("--logging-steps", dest="logging_steps", type=int)
+    add_training_flags(p)
     p.add_argument("--temperature", type=float)
     p.add_argument("--offline-teacher", dest="offline_teacher", action="store_true", default=None,
                    help="precompute teacher logits once over the training set (logits/ce losses only)")
     p.add_argument("--mixed-precision", dest="mixed_precision", choices=["bf16", "fp16"])
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
-    p.add_argument("--overwrite", action="store_true", help="discard existing checkpoints and start again")
     p.set_defaults(func=run)

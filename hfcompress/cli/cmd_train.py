@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hfcompress.cli.common import add_common, config_from
+from hfcompress.cli.common import add_common, add_training_flags, config_from
 
 FIELDS = ["task", "model", "output_dir", "epochs", "learning_rate", "batch_size", "eval_batch_size",
           "gradient_accumulation_steps", "max_train_samples", "max_eval_samples", "max_length", "seed",
@@ -26,21 +26,9 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("train", help="fine-tune a model on a task (plain transformers.Trainer)")
     add_common(p)
-    p.add_argument("--output-dir", dest="output_dir")
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--eval-batch-size", dest="eval_batch_size", type=int)
-    p.add_argument("--gradient-accumulation-steps", dest="gradient_accumulation_steps", type=int)
-    p.add_argument("--max-train-samples", dest="max_train_samples", type=int)
-    p.add_argument("--max-eval-samples", dest="max_eval_samples", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--save-steps", dest="save_steps", type=int)
-    p.add_argument("--logging-steps", dest="logging_steps", type=int)
+    add_training_flags(p)
     p.add_argument("--reinit-head", dest="reinit_head", action="store_true", default=None,
                    help="replace a classifier head whose label count does not fit the task")
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                    help="no random crop/flip for image tasks")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
-    p.add_argument("--overwrite", action="store_true", help="discard existing checkpoints and start again")
     p.set_defaults(func=run)

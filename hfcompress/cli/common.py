@@ -40,3 +40,20 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="local mirror root of Hub datasets (default: $HFCOMPRESS_DATASETS_MIRROR)")
     p.add_argument("--threads", type=int, help="intra-op CPU threads (default: torch's choice)")
     p.add_argument("--max-length", dest="max_length", type=int, help="max tokens per text example")
+
+
+def add_training_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of every Trainer-based command (train, distill): budget, batch, checkpoints."""
+    p.add_argument("--output-dir", dest="output_dir")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--eval-batch-size", dest="eval_batch_size", type=int)
+    p.add_argument("--gradient-accumulation-steps", dest="gradient_accumulation_steps", type=int)
+    p.add_argument("--max-train-samples", dest="max_train_samples", type=int)
+    p.add_argument("--max-eval-samples", dest="max_eval_samples", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--save-steps", dest="save_steps", type=int)
+    p.add_argument("--logging-steps", dest="logging_steps", type=int)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
+    p.add_argument("--overwrite", action="store_true", help="discard existing checkpoints and start again")

@@ -16,7 +16,6 @@ from typing import Any, Optional
 
 import torch
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from hfcompress.config import EvalConfig
 from hfcompress.distill.config import DistillConfig
@@ -26,7 +25,7 @@ from hfcompress.distill.students import build_student, selected_layers
 from hfcompress.distill.trainer import (INDEX_KEY, TEACHER_LOGITS_KEY, DistillCollator, DistillationTrainer,
                                         DistillationTrainingArguments, IndexedDataset, detach_distiller,
                                         precompute_teacher_logits)
-from hfcompress.errors import ConfigError, HfCompressError, ModelLoadError
+from hfcompress.errors import ConfigError, ModelLoadError
 from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.load import LoadedModel, load
 from hfcompress.tasks import Task, get_task
@@ -138,14 +137,10 @@ def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False,
 
     set_threads(cfg.threads)
     set_seed(cfg.seed)
+    from hfcompress.training.train import resolve_checkpoint
+
     output_dir = Path(cfg.output_dir)
-    checkpoint_dir = output_dir / "checkpoints"
-    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
-    if resume and last is None:
-        raise HfCompressError(f"--resume: no checkpoint to resume from in {checkpoint_dir}")
-    if last is not None and not resume and not overwrite:
-        raise HfCompressError(f"{checkpoint_dir} already holds checkpoints; pass --resume to continue "
-                              "or --overwrite to start again")
+    checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
     p = prepare(cfg)  # every user error surfaces here, before any training
     if overwrite and last is not None and _is_main():

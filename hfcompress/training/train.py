@@ -86,6 +86,22 @@ def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, args_cl
     return args_class(**kwargs)
 
 
+def resolve_checkpoint(output_dir: Path, resume: bool, overwrite: bool) -> tuple[Path, Optional[str]]:
+    """(checkpoint folder, last checkpoint or None) for a run writing to ``output_dir``.
+
+    Existing checkpoints are never silently reused or overwritten: the caller must say --resume or
+    --overwrite. Shared by every Trainer-based command (train, distill, QAT ...).
+    """
+    checkpoint_dir = Path(output_dir) / "checkpoints"
+    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    if resume and last is None:
+        raise HfCompressError(f"--resume: no checkpoint to resume from in {checkpoint_dir}")
+    if last is not None and not resume and not overwrite:
+        raise HfCompressError(f"{checkpoint_dir} already holds checkpoints; pass --resume to continue "
+                              "or --overwrite to start again")
+    return checkpoint_dir, last
+
+
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
           callbacks: Optional[list] = None) -> dict[str, Any]:
     """Fine-tune ``cfg.model`` on ``cfg.task``; save to ``cfg.output_dir``; return final metrics."""
@@ -93,13 +109,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
     set_threads(cfg.threads)
     set_seed(cfg.seed)
     output_dir = Path(cfg.output_dir)
-    checkpoint_dir = output_dir / "checkpoints"
-    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
-    if resume and last is None:
-        raise HfCompressError(f"--resume: no checkpoint to resume from in {checkpoint_dir}")
-    if last is not None and not resume and not overwrite:
-        raise HfCompressError(f"{checkpoint_dir} already holds checkpoints; pass --resume to continue "
-                              "or --overwrite to start again")
+    checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
     model, preprocessor = build_model(cfg.model, task, reinit_head=cfg.reinit_head)
     train_raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror,
