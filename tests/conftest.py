@@ -46,3 +46,13 @@ def use_fixture_mirror(fixture_mirror, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     return helpers.save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Commands under test may fix the thread count (--threads); it is process-wide, so restore it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
