@@ -8,6 +8,7 @@ metric and head; this module supplies sensible Trainer defaults, resumable check
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Optional
@@ -83,6 +84,9 @@ def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, args_cl
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     kwargs.update(overrides)
+    # transformers 4.x reads ACCELERATE_MIXED_PRECISION from the environment, where an earlier bf16/fp16
+    # run in the same process left it: set it to what this run asks for, so precision never leaks.
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if kwargs.get("bf16") else "fp16" if kwargs.get("fp16") else "no"
     return args_class(**kwargs)
 
 
