@@ -22,13 +22,14 @@ def _positive(where: str, **values: float | int | None) -> None:
             raise ConfigError(f"{where}.{name}: must be > 0, got {value!r}")
 
 
-@dataclasses.dataclass
-class TrainConfig(Config):
-    """Fine-tuning with a plain ``transformers.Trainer`` (text or image task)."""
+@dataclasses.dataclass(kw_only=True)
+class TrainingConfig(Config):
+    """The knobs of every Trainer-based run (fine-tuning, distillation), with their validation.
 
-    task: str
-    model: str
-    output_dir: str
+    Keyword-only so that subclasses can put their required fields (task, model ...) first.
+    :func:`hfcompress.training.train.training_arguments` reads these fields for any subclass.
+    """
+
     epochs: float = 3.0
     learning_rate: float = 5e-5
     batch_size: int = 32
@@ -45,7 +46,6 @@ class TrainConfig(Config):
     logging_steps: int = 50
     eval_at_end: bool = True
     augment: bool = True
-    reinit_head: bool = False
     threads: Optional[int] = None
     datasets_mirror: Optional[str] = None
 
@@ -66,6 +66,16 @@ class TrainConfig(Config):
         )
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclasses.dataclass
+class TrainConfig(TrainingConfig):
+    """Fine-tuning with a plain ``transformers.Trainer`` (text or image task)."""
+
+    task: str
+    model: str
+    output_dir: str
+    reinit_head: bool = False
 
 
 @dataclasses.dataclass

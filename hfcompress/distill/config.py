@@ -12,7 +12,7 @@ import dataclasses
 from typing import Literal, Optional
 
 from hfcompress.config.base import Config
-from hfcompress.config.recipe import _positive
+from hfcompress.config.recipe import TrainingConfig, _positive
 from hfcompress.errors import ConfigError
 
 LOSS_NAMES = ("logits", "ce", "hidden", "attention", "crd")
@@ -110,12 +110,9 @@ class StudentConfig(Config):
 
 
 @dataclasses.dataclass
-class DistillConfig(Config):
-    """A whole distillation: teacher, student, weighted loss terms, training knobs, outputs.
-
-    Training knobs carry the same names and defaults as :class:`~hfcompress.config.TrainConfig`
-    so :func:`hfcompress.training.train.training_arguments` serves both.
-    """
+class DistillConfig(TrainingConfig):
+    """A whole distillation: teacher, student, weighted loss terms, outputs; training knobs from
+    :class:`~hfcompress.config.recipe.TrainingConfig` (shared with fine-tuning)."""
 
     task: str
     teacher: str
@@ -125,37 +122,13 @@ class DistillConfig(Config):
         default_factory=lambda: [LossConfig(name="logits", weight=1.0), LossConfig(name="ce", weight=0.5)])
     temperature: float = 2.0
     offline_teacher: bool = False  # precompute teacher logits once over the training set
-    epochs: float = 3.0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    gradient_accumulation_steps: int = 1
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_length: int = 128
-    max_train_samples: Optional[int] = None
-    max_eval_samples: Optional[int] = None
-    seed: int = 42
-    save_steps: int = 500
-    save_total_limit: int = 2
-    logging_steps: int = 50
     mixed_precision: Optional[Literal["bf16", "fp16"]] = None
-    eval_at_end: bool = True
     eval_teacher: bool = True
     eval_repeats: int = 20
-    augment: bool = True
-    threads: Optional[int] = None
-    datasets_mirror: Optional[str] = None
 
     def validate(self, where: str) -> None:
-        _positive(where, temperature=self.temperature, epochs=self.epochs, learning_rate=self.learning_rate,
-                  batch_size=self.batch_size, eval_batch_size=self.eval_batch_size,
-                  gradient_accumulation_steps=self.gradient_accumulation_steps, max_length=self.max_length,
-                  max_train_samples=self.max_train_samples, max_eval_samples=self.max_eval_samples,
-                  save_steps=self.save_steps, logging_steps=self.logging_steps, threads=self.threads,
-                  eval_repeats=self.eval_repeats)
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        super().validate(where)
+        _positive(where, temperature=self.temperature, eval_repeats=self.eval_repeats)
         if not self.losses:
             raise ConfigError(f"{where}.losses: at least one loss term is needed")
         names = [l.name for l in self.losses]

@@ -18,6 +18,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from hfcompress.config import TrainConfig
+from hfcompress.config.recipe import TrainingConfig
 from hfcompress.errors import HfCompressError, TaskError
 from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.card import model_card
@@ -57,7 +58,7 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     return model, task.load_preprocessor(str(path))
 
 
-def training_arguments(cfg: TrainConfig, n_train: int, output_dir: Path, args_class: type = TrainingArguments,
+def training_arguments(cfg: TrainingConfig, n_train: int, output_dir: Path, args_class: type = TrainingArguments,
                        **overrides: Any) -> TrainingArguments:
     """Trainer defaults shared by fine-tuning and distillation (``args_class``: a TrainingArguments subclass)."""
     steps_per_epoch = math.ceil(n_train / (cfg.batch_size * cfg.gradient_accumulation_steps))
