@@ -20,6 +20,39 @@ from hfcompress.hub import load
 from hfcompress.tasks import get_task
 
 
+def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: int) -> tuple[dict, list[str]]:
+    """Load each model (name -> folder) through hfcompress's loader and time them interleaved on one fixed
+    batch per batch size; the first is the baseline. Returns (per-model results, Markdown lines)."""
+    loaded = {name: load(path, task=task) for name, path in models.items()}
+    names = list(loaded)
+    base = names[0]
+    raw = task.load(task.eval_splits[0], limit=max(batch_sizes))
+    results = {}
+    for name, lm in loaded.items():
+        results[name] = {"path": str(lm.path), "loader": lm.loader,
+                         "size_on_disk_bytes": size_on_disk(lm.weight_files()),
+                         "methods": lm.record.methods if lm.record else []}
+    lines = []
+    for bs in batch_sizes:
+        batches = {}
+        for name, lm in loaded.items():
+            data = task.preprocess(raw.select(range(bs)), lm.preprocessor, train=False)
+            batch = task.collator(lm.preprocessor)([data[i] for i in range(bs)])
+            batch.pop("labels", None)
+            batches[name] = batch
+        timing = interleaved_latency({n: (lambda n=n: loaded[n].predict(batches[n])) for n in names}, rounds=rounds)
+        for name in names:
+            t = timing[name]
+            t["speedup"] = timing[base]["latency_ms_median"] / t["latency_ms_median"]
+            t["throughput_examples_per_s"] = bs / (t["latency_ms_median"] / 1000)
+            results[name][f"batch_{bs}"] = t
+        lines.append(f"\n### Batch {bs}\n\n| model | latency median (ms) | p90 (ms) | speed-up vs {base} | throughput (ex/s) |\n"
+                     "| --- | ---: | ---: | ---: | ---: |")
+        lines += [f"| {n} | {timing[n]['latency_ms_median']:.2f} | {timing[n]['latency_ms_p90']:.2f} | "
+                  f"{timing[n]['speedup']:.2f}x | {timing[n]['throughput_examples_per_s']:.1f} |" for n in names]
+    return results, lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+", help="model folders; the first is the baseline")
@@ -32,37 +65,13 @@ def main() -> None:
     require_mirror()
     threads = set_threads(args.threads)
     task = get_task(args.task)
-    loaded = {Path(m).name: load(m, task=task) for m in args.models}
-    names = list(loaded)
-    base = names[0]
-    raw = task.load(task.eval_splits[0], limit=max(int(b) for b in args.batch_sizes.split(",")))
-    results = {"task": task.name, "baseline": base, "models": {}, "environment": environment(threads)}
-    for name, lm in loaded.items():
-        results["models"][name] = {"path": str(lm.path), "loader": lm.loader,
-                                   "size_on_disk_bytes": size_on_disk(lm.weight_files()),
-                                   "methods": lm.record.methods if lm.record else []}
-    lines = []
-    for bs in (int(b) for b in args.batch_sizes.split(",")):
-        batches = {}
-        for name, lm in loaded.items():
-            data = task.preprocess(raw.select(range(bs)), lm.preprocessor, train=False)
-            batch = task.collator(lm.preprocessor)([data[i] for i in range(bs)])
-            batch.pop("labels", None)
-            batches[name] = batch
-        timing = interleaved_latency({n: (lambda n=n: loaded[n].predict(batches[n])) for n in names},
-                                     rounds=args.rounds)
-        for name in names:
-            t = timing[name]
-            t["speedup"] = timing[base]["latency_ms_median"] / t["latency_ms_median"]
-            t["throughput_examples_per_s"] = bs / (t["latency_ms_median"] / 1000)
-            results["models"][name][f"batch_{bs}"] = t
-        lines.append(f"\n### Batch {bs}\n\n| model | latency median (ms) | p90 (ms) | speed-up vs {base} | throughput (ex/s) |\n"
-                     "| --- | ---: | ---: | ---: | ---: |")
-        lines += [f"| {n} | {timing[n]['latency_ms_median']:.2f} | {timing[n]['latency_ms_p90']:.2f} | "
-                  f"{timing[n]['speedup']:.2f}x | {timing[n]['throughput_examples_per_s']:.1f} |" for n in names]
+    names = [Path(m).name for m in args.models]
+    models, lines = time_models(task, dict(zip(names, args.models)), [int(b) for b in args.batch_sizes.split(",")],
+                                args.rounds)
+    results = {"task": task.name, "baseline": names[0], "models": models, "environment": environment(threads)}
     env = results["environment"]
-    sizes = "\n".join(f"| {n} | {', '.join(results['models'][n]['methods']) or '-'} | "
-                      f"{results['models'][n]['size_on_disk_bytes'] / 2**20:.1f} |" for n in names)
+    sizes = "\n".join(f"| {n} | {', '.join(models[n]['methods']) or '-'} | "
+                      f"{models[n]['size_on_disk_bytes'] / 2**20:.1f} |" for n in names)
     md = (f"# Interleaved timing on {task.name}\n\nCommand: `python benchmarks/speed.py --task {task.name} "
           f"--name {args.name} {' '.join(args.models)}`\n\n{threads} threads, {env['cpu']}, torch {env['torch']}, "
           f"transformers {env['transformers']}; {args.rounds} rounds, models alternating each round.\n\n"

@@ -1,4 +1,4 @@
-"""``hfcompress prune``: remove attention heads, FFN neurons, conv channels or single weights."""
+"""``hfcompress prune``: remove attention heads, FFN neurons, conv channels, single weights or unused tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from hfcompress.cli.common import add_common, config_from
 
 FIELDS = ["task", "model", "output_dir", "method", "importance", "amount", "count", "scope", "mac_reduction",
-          "schedule", "storage", "score_samples", "finetune_epochs", "max_train_samples", "learning_rate",
+          "schedule", "storage", "vocab_samples", "score_samples", "finetune_epochs", "max_train_samples", "learning_rate",
           "batch_size", "max_length", "seed", "eval_limit", "threads", "datasets_mirror"]
 
 
@@ -28,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prune", help="prune heads, FFN neurons, conv channels or weights (unstructured)")
+    p = sub.add_parser("prune", help="prune heads, FFN neurons, conv channels, weights (unstructured) or vocabulary")
     add_common(p)
     p.add_argument("--output-dir", dest="output_dir")
-    p.add_argument("--method", choices=["heads", "ffn", "channels", "unstructured"])
+    from hfcompress.prune.config import METHODS
+
+    p.add_argument("--method", choices=METHODS)
     p.add_argument("--importance", choices=["magnitude", "gradient"])
     p.add_argument("--amount", type=float, help="fraction of heads/neurons/channels/weights to remove")
     p.add_argument("--count", type=int, help="heads: number of heads to remove")
@@ -39,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--mac-reduction", dest="mac_reduction", type=float, help="channels: e.g. 2 for half the MACs")
     p.add_argument("--schedule", choices=["oneshot", "gradual"])
     p.add_argument("--storage", choices=["packed", "dense"])
+    p.add_argument("--vocab-samples", dest="vocab_samples", type=int,
+                   help="vocab: train examples whose tokens are kept (default: the whole train split)")
     p.add_argument("--score-samples", dest="score_samples", type=int)
     p.add_argument("--finetune-epochs", dest="finetune_epochs", type=float, help="recovery fine-tune (0: none)")
     p.add_argument("--max-train-samples", dest="max_train_samples", type=int)

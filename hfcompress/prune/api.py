@@ -21,7 +21,7 @@ from hfcompress.hub.record import CompressionRecord
 from hfcompress.prune.config import PruneConfig, PruneError
 
 METHOD_STAGE = {"heads": "prune_heads", "ffn": "prune_ffn", "channels": "prune_channels",
-                "unstructured": "prune_unstructured"}
+                "unstructured": "prune_unstructured", "vocab": "prune_vocab"}
 
 
 def score_batches(task, preprocessor, cfg: PruneConfig) -> list[dict[str, torch.Tensor]]:
@@ -33,6 +33,13 @@ def score_batches(task, preprocessor, cfg: PruneConfig) -> list[dict[str, torch.
 
 def _param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def _input_embeddings(model: nn.Module):
+    try:
+        return model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):  # e.g. ResNets (transformers raises NotImplementedError)
+        return None
 
 
 def check_request(model: nn.Module, cfg: PruneConfig) -> None:
@@ -50,6 +57,8 @@ def check_request(model: nn.Module, cfg: PruneConfig) -> None:
         encoder_layers(model)
     elif cfg.method == "channels" and not any(isinstance(m, nn.Conv2d) for m in model.modules()):
         raise PruneError(f"prune.method: 'channels' prunes convolutions; {type(model).__name__} has none")
+    elif cfg.method == "vocab" and not isinstance(_input_embeddings(model), nn.Embedding):
+        raise PruneError(f"prune.method: 'vocab' prunes token embeddings; {type(model).__name__} has none")
 
 
 def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]] = None) -> dict[str, Any]:
@@ -59,6 +68,8 @@ def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]
     the first weight changes. ``batches`` are needed for ``importance='gradient'`` (and channels).
     Unstructured pruning here is the one-shot part; gradual pruning happens in :func:`recover`.
     """
+    if cfg.method == "vocab":
+        raise PruneError("prune.method: 'vocab' changes the tokenizer too; call prune_vocab_for_task")
     check_request(model, cfg)
     params_before = _param_count(model)
     need_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
@@ -183,6 +194,22 @@ def save_pruned(model: nn.Module, output_dir: str | Path, record: CompressionRec
     return output_dir
 
 
+def prune_vocab_for_task(model: nn.Module, tokenizer, task, cfg: PruneConfig):
+    """Vocabulary pruning on the task's training text; returns (pruned tokenizer, stage result).
+
+    Unlike the other methods it changes the preprocessor too, so it is not part of ``prune_model``."""
+    from hfcompress.prune import vocab as V
+
+    check_request(model, cfg)
+    params_before = _param_count(model)
+    raw = task.load(task.train_split, limit=cfg.vocab_samples, mirror=cfg.datasets_mirror, shuffle_seed=cfg.seed)
+    used = V.used_token_ids(task.preprocess(raw, tokenizer, cfg.max_length, train=False))
+    tokenizer, result = V.prune_vocab(model, tokenizer, used, keep_chars=cfg.vocab_keep_chars)
+    result.update(text_examples=len(raw), tokens_used=len(used), params_before=params_before,
+                  params_after=_param_count(model))
+    return tokenizer, result
+
+
 def load_for_pruning(cfg: PruneConfig, task):
     """(model, preprocessor, record so far) from a saved model (any hfcompress stage) or scratch:."""
     from hfcompress.models.zoo import is_scratch
@@ -218,10 +245,13 @@ def prune(cfg: PruneConfig) -> dict[str, Any]:
     model, preprocessor, record = load_for_pruning(cfg, task)
     model.eval()
     check_request(model, cfg)
-    needs_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method != "unstructured"
+    needs_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
                                                and cfg.layers is None)
     batches = score_batches(task, preprocessor, cfg) if needs_data else None
-    result = prune_model(model, cfg, batches)
+    if cfg.method == "vocab":
+        preprocessor, result = prune_vocab_for_task(model, preprocessor, task, cfg)
+    else:
+        result = prune_model(model, cfg, batches)
     if cfg.finetune_epochs > 0:
         result["recovery"] = recover(model, cfg, task, preprocessor)
         if cfg.method == "unstructured":

@@ -2,7 +2,8 @@
 
 ``method`` picks what is removed: ``heads`` (attention heads, BERT family), ``ffn`` (FFN
 intermediate neurons, BERT family), ``channels`` (convolution channels, dependency-aware through
-torch-pruning) or ``unstructured`` (individual weights, masks). How much is removed is given by
+torch-pruning), ``unstructured`` (individual weights, masks) or ``vocab`` (word-embedding rows of
+tokens the task's data never uses, with the tokenizer rewritten to match). How much is removed is given by
 ``amount`` (a fraction), ``count`` (heads only) or ``layers`` (heads only: per-layer head indices),
 or ``mac_reduction`` (channels only). Everything that can be checked without the model is checked
 here; what needs the model (head counts, layer indices) is checked before anything is written.
@@ -16,7 +17,7 @@ from typing import Literal, Optional
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
 
-METHODS = ("heads", "ffn", "channels", "unstructured")
+METHODS = ("heads", "ffn", "channels", "unstructured", "vocab")
 
 
 class PruneError(ConfigError):
@@ -28,7 +29,7 @@ class PruneConfig(Config):
     task: str
     model: str
     output_dir: str
-    method: Literal["heads", "ffn", "channels", "unstructured"]
+    method: Literal["heads", "ffn", "channels", "unstructured", "vocab"]
     # what to score units by: weight magnitude (cheap, no data) or data-driven gradients
     # (Michel et al. 2019 head importance; first-order Taylor for neurons and channels)
     importance: Literal["magnitude", "gradient"] = "gradient"
@@ -44,6 +45,10 @@ class PruneConfig(Config):
     schedule_end: float = 0.7  # fraction of fine-tuning steps at which the target is reached
     schedule_updates: int = 10  # number of mask updates between start and end
     storage: Literal["packed", "dense"] = "packed"  # unstructured: bitmask + non-zeros, or dense
+    # vocab: keep the tokens the task's training text uses (None = the whole train split), plus
+    # special tokens and (keep_chars) every single-character piece so unseen words still segment
+    vocab_samples: Optional[int] = None
+    vocab_keep_chars: bool = True
     # data for importance scores
     score_samples: int = 256
     # optional recovery fine-tune after pruning (required for gradual unstructured pruning)
@@ -60,7 +65,13 @@ class PruneConfig(Config):
 
     def validate(self, where: str) -> None:
         given = [k for k in ("amount", "count", "layers", "mac_reduction") if getattr(self, k) is not None]
-        if len(given) != 1:
+        if self.method == "vocab":
+            if given:
+                raise ConfigError(f"{where}.{given[0]}: method 'vocab' keeps the tokens the task's data uses; "
+                                  "remove it (use vocab_samples to choose how much data)")
+            if self.vocab_samples is not None and self.vocab_samples <= 0:
+                raise ConfigError(f"{where}.vocab_samples: must be > 0, got {self.vocab_samples}")
+        elif len(given) != 1:
             raise ConfigError(f"{where}: give exactly one of amount, count, layers, mac_reduction "
                               f"(got {', '.join(given) or 'none'})")
         if self.amount is not None:

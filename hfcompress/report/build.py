@@ -9,14 +9,21 @@ from typing import Optional
 
 from hfcompress.hub.save import atomic_directory
 from hfcompress.report.plots import sparsity_plot, tradeoff_plot
-from hfcompress.report.tables import build_rows, markdown_table, pick_baseline, read_records
+from hfcompress.report.tables import (build_rows, is_clean, markdown_table, pick_baseline, read_records,
+                                      robustness_rows, robustness_table)
 
 
 def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Optional[str] = None,
                  title: str = "Compression report") -> Path:
     """Write ``report.md``, ``report.json`` and PNG plots for each task found in ``inputs``."""
-    records = read_records(list(inputs))
-    tasks = list(dict.fromkeys(r["task"] for r in records))
+    all_records = read_records(list(inputs))
+    # the comparison table is per task on clean data; corrupted and out-of-distribution records of the
+    # same models go to a robustness table under the task whose models they share
+    records = [r for r in all_records if is_clean(r)]
+    models_by_task = {t: {r["model"] for r in records if r["task"] == t} for t in {r["task"] for r in records}}
+    shifted_only = {t for t, models in models_by_task.items()
+                    if any(models < other for o, other in models_by_task.items() if o != t)}
+    tasks = [t for t in dict.fromkeys(r["task"] for r in records) if t not in shifted_only]
     out_dir = Path(out_dir)
     sections, summary = [f"# {title}\n"], {}
     with atomic_directory(out_dir) as tmp:
@@ -44,6 +51,13 @@ def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Option
                 + "".join(f"{n}\n\n" for n in notes)
                 + "".join(f"![{p.stem}]({p.name})\n\n" for p in plots))
             summary[task] = [dataclasses.asdict(r) for r in rows]
+            conditions, robust = robustness_rows(all_records, base)
+            if conditions:
+                sections.append(
+                    f"### Robustness ({task})\n\n{base['main_metric']} under distribution shift; in brackets, "
+                    "the share of the model's own clean score it keeps. A compressed model is as robust as the "
+                    "baseline when its share matches the baseline's.\n\n" + robustness_table(conditions, robust) + "\n")
+                summary[f"{task}:robustness"] = [dataclasses.asdict(r) for r in robust]
         (tmp / "report.md").write_text("\n".join(sections))
         (tmp / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
     return out_dir / "report.md"

@@ -137,3 +137,62 @@ def markdown_table(rows: list[Row]) -> str:
                      f"{r.sparsity:.1%} | {r.latency_ms:.1f} | {opt(r.speedup, '.2f')}{'x' if r.speedup else ''} | "
                      f"{r.throughput:.1f} | {r.metric:.4f} | {opt(r.metric_change, '+.2f')} |")
     return "\n".join(lines)
+
+
+def condition(record: dict[str, Any], clean_task: str) -> str:
+    """What a record measured relative to ``clean_task``: "clean", a corruption, another (OOD) task, or both."""
+    parts = [record["task"]] if record["task"] != clean_task else []
+    if record.get("corruption"):
+        parts.append(record["corruption"])
+    return " + ".join(parts) or "clean"
+
+
+def is_clean(record: dict[str, Any]) -> bool:
+    return not record.get("corruption")
+
+
+@dataclasses.dataclass
+class RobustnessRow:
+    method: str
+    model: str
+    clean: float
+    shifted: dict[str, Optional[float]]  # condition -> metric under that shift (None: not measured)
+    kept: dict[str, Optional[float]]  # condition -> shifted / clean, the share of accuracy kept under shift
+    is_baseline: bool = False
+
+
+def robustness_rows(records: list[dict], base: dict) -> tuple[list[str], list[RobustnessRow]]:
+    """Shifted records (corruptions, out-of-distribution tasks) matched to clean ones by model path.
+
+    A model's shifted records are the records of the same ``model`` whose task or corruption
+    differs from its clean record on the baseline's task; compression methods are compared by how
+    much of their own clean accuracy they keep under each shift, beside the baseline's.
+    """
+    task = base["task"]
+    clean = [r for r in records if r["task"] == task and is_clean(r)]
+    conditions = list(dict.fromkeys(condition(r, task) for r in records
+                                    if r["model"] in {c["model"] for c in clean} and condition(r, task) != "clean"))
+    rows = []
+    for c in clean:
+        metric = c["main_metric"]
+        shifted = {}
+        for cond in conditions:
+            match = [r for r in records if r["model"] == c["model"] and condition(r, task) == cond]
+            shifted[cond] = match[-1]["metrics"].get(match[-1]["main_metric"]) if match else None
+        value = c["metrics"][metric]
+        rows.append(RobustnessRow(method=method_label(c), model=c["model"], clean=value, shifted=shifted,
+                                  kept={k: (v / value if v is not None and value else None) for k, v in shifted.items()},
+                                  is_baseline=c is base))
+    rows.sort(key=lambda row: not row.is_baseline)
+    return conditions, rows
+
+
+def robustness_table(conditions: list[str], rows: list[RobustnessRow]) -> str:
+    """Metric under each shift, and in brackets the share of the model's own clean metric it keeps."""
+    head = "| method | clean | " + " | ".join(conditions) + " |\n| --- | ---: | " + " | ".join("---:" for _ in conditions) + " |"
+    lines = [head]
+    for r in rows:
+        name = f"**{r.method}** (baseline)" if r.is_baseline else r.method
+        cells = ["n/a" if r.shifted[c] is None else f"{r.shifted[c]:.4f} ({r.kept[c]:.1%})" for c in conditions]
+        lines.append(f"| {name} | {r.clean:.4f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -89,3 +89,26 @@ def test_named_baseline_and_multiple_tasks(records, tmp_path):
     out = build_report([records], tmp_path / "r2", baseline="int8")
     text = out.read_text()
     assert "## sst2" in text and "## cifar10" in text and "Baseline: `int8`" in text
+
+
+def test_robustness_table_matches_shifted_records_to_their_models(records, tmp_path):
+    shifted = {
+        "teacher-rt.json": dict(record("teacher", 0.80, 400.0, 90 * 2**20, stages=["finetune"], task="rotten_tomatoes")),
+        "int8-rt.json": dict(record("int8", 0.70, 300.0, 25 * 2**20, task="rotten_tomatoes")),
+        "teacher-noise.json": {**record("teacher", 0.60, 400.0, 90 * 2**20, stages=["finetune"]),
+                               "corruption": "char_noise:2"},
+    }
+    for name, rec in shifted.items():
+        (records / name).write_text(json.dumps(rec))
+    text = build_report([records], tmp_path / "r3").read_text()
+    assert "## rotten_tomatoes" not in text  # OOD records are not a task section of their own
+    assert "### Robustness (sst2)" in text
+    table = text.split("### Robustness (sst2)")[1]
+    assert "| rotten_tomatoes | char_noise:2 |" in table
+    teacher_line = next(line for line in table.splitlines() if "(baseline)" in line)
+    assert "0.8000 (92.0%)" in teacher_line and "0.6000 (69.0%)" in teacher_line
+    int8_line = next(line for line in table.splitlines() if line.startswith("| finetune + torch-dynamic") or
+                     line.startswith("| torch-dynamic"))
+    assert "0.7000 (80.8%)" in int8_line and "n/a" in int8_line
+    main_table = text.split("### Robustness")[0]
+    assert "0.6000" not in main_table  # a corrupted record never enters the clean comparison
