@@ -4,11 +4,17 @@
 
 Heads are ranked once on the unpruned teacher by Michel et al. (2019) gradient importance
 (``--score-samples`` SST-2 train sentences), removed globally (lowest first), physically sliced,
-saved, reloaded and evaluated. Some fractions also get a short recovery fine-tune.
+saved, reloaded and evaluated. Some fractions also get a short recovery fine-tune: on hard labels
+(``--recovery plain``), distilled from the unpruned model (``--recovery distill``: a frozen copy of the
+teacher, logits KD + weighted CE, ``DistillationTrainer``), or both side by side (``--recovery both``,
+same data, steps and learning rate; results in ``prune_heads_kd.{md,json}``):
+
+    flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_heads.py --recovery both --fractions 0.0 0.4 0.6
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 from prune_common import (add_speedups, TEACHER_SST2, WORK, base_args, environment, evaluate, fresh, load_teacher, plot,
@@ -20,13 +26,21 @@ def main() -> None:
     p.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.5, 0.6, 0.8])
     p.add_argument("--recover", type=float, nargs="+", default=[0.0, 0.4, 0.6],
                    help="fractions that also get a recovery fine-tune")
+    p.add_argument("--recovery", choices=["plain", "distill", "both"], default="plain",
+                   help="how those fractions recover: hard labels (plain), distillation from the unpruned model "
+                        "(distill), or one row of each (both)")
+    p.add_argument("--recovery-temperature", type=float, default=2.0, help="distill: temperature of the KD term")
+    p.add_argument("--recovery-ce-weight", type=float, default=0.5, help="distill: weight of the hard-label term")
+    p.add_argument("--name", help="results name (default: prune_heads; prune_heads_kd with --recovery distill/both)")
     args = p.parse_args()
+    name = args.name or ("prune_heads" if args.recovery == "plain" else "prune_heads_kd")
+    kinds = {"plain": ["plain"], "distill": ["distill"], "both": ["plain", "distill"]}[args.recovery]
     require_mirror()
     import torch
 
     from hfcompress.evaluation.efficiency import set_threads
     from hfcompress.prune import heads as H
-    from hfcompress.prune.api import METHOD_STAGE, prune_model, recover, save_pruned, score_batches
+    from hfcompress.prune.api import METHOD_STAGE, frozen_copy, prune_model, recover, save_pruned, score_batches
     from hfcompress.prune.config import PruneConfig
 
     set_threads(args.threads)
@@ -47,23 +61,29 @@ def main() -> None:
     counts = H.heads_per_layer(teacher)
 
     base = evaluate(args.model, "sst2", args)
+    # the KD teacher: one frozen copy of the unpruned model, read (never changed) by every distill recovery
+    kd_teacher = frozen_copy(teacher) if "distill" in kinds else None
+    suffix = {None: "", "plain": "-ft", "distill": "-kd"}
     rows = []
     for frac in args.fractions:
         remove = H.heads_to_remove(counts, scores, amount=frac)
         c = cfg(layers={i: r for i, r in enumerate(remove) if r})
-        for ft in ([False, True] if frac in args.recover else [False]):
+        for kind in [None, *(kinds if frac in args.recover else [])]:
             model = fresh(teacher)
             result = prune_model(model, c)
-            if ft:
-                c = c.replace(finetune_epochs=1.0)
+            rc = c
+            if kind:
+                rc = c.replace(finetune_epochs=1.0, recovery=kind, recovery_temperature=args.recovery_temperature,
+                               recovery_ce_weight=args.recovery_ce_weight)
                 t = time.time()
-                result["recovery"] = recover(model, c, task, tok)
+                result["recovery"] = recover(model, rc, task, tok, teacher=kd_teacher if kind == "distill" else None)
                 result["recovery"]["seconds"] = time.time() - t
-            folder = out_root / f"heads{round(frac * 100):02d}{'-ft' if ft else ''}"
-            save_pruned(model, folder, record.with_stage(METHOD_STAGE["heads"], c.to_dict(), result), tok)
+            folder = out_root / f"heads{round(frac * 100):02d}{suffix[kind]}"
+            save_pruned(model, folder, record.with_stage(METHOD_STAGE["heads"], rc.to_dict(), result), tok)
             ev = evaluate(folder, "sst2", args)
             rows.append({"path": str(folder), "fraction": frac, "heads_removed": result["heads_removed"],
-                         "heads_per_layer": result["heads_per_layer"], "recovery": ft, **ev,
+                         "heads_per_layer": result["heads_per_layer"], "recovery": kind is not None,
+                         "recovery_kind": kind, "loss_terms": result.get("recovery", {}).get("loss_terms"), **ev,
                          "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
                          "speedup": base["latency_ms"] / ev["latency_ms"],
                          "train_seconds": result.get("recovery", {}).get("seconds")})
@@ -73,22 +93,32 @@ def main() -> None:
     data = {"benchmark": "prune_heads", "model": args.model, "task": "sst2", "eval_examples": base["n_examples"],
             "importance": "gradient (Michel et al. 2019), computed once on the unpruned model",
             "score_samples": args.score_samples, "score_seconds": score_seconds,
-            "recovery": {"train_samples": args.train_samples, "epochs": 1, "learning_rate": args.learning_rate,
-                         "batch_size": args.batch_size},
+            "recovery": {"kinds": kinds, "train_samples": args.train_samples, "epochs": 1,
+                         "learning_rate": args.learning_rate, "batch_size": args.batch_size,
+                         "distill": ({"teacher": "unpruned model (frozen copy)", "temperature": args.recovery_temperature,
+                                      "losses": {"logits": 1.0, "ce": args.recovery_ce_weight}}
+                                     if "distill" in kinds else None)},
             "baseline": base, "baseline_latency_ms_interleaved": base_ms, "rows": rows,
             "environment": environment(args)}
+    recovery_text = {
+        "plain": "Plain Trainer on hard labels.",
+        "distill": (f"Distilled from the unpruned model (a frozen copy, `recovery: distill`): logits KD at T="
+                    f"{args.recovery_temperature} (weight 1) + hard-label CE (weight {args.recovery_ce_weight})."),
+    }
+    recovery_text = " ".join(f"`{k}`: {recovery_text[k]}" for k in kinds) if len(kinds) > 1 else recovery_text[kinds[0]]
+    command = " ".join(["benchmarks/prune_heads.py", *sys.argv[1:]])
     ok = [r for r in rows if r["fraction"] >= 0.4 and r["delta_points"] >= -1.0]
     goal = (f"**Goal (>= 40% heads removed with <= 1 point lost): met** at {max(r['fraction'] for r in ok):.0%}"
             if ok else "**Goal (>= 40% heads removed with <= 1 point lost): not met** in this run")
     md = f"""# Attention-head pruning: SST-2, all-MiniLM-L6-v2 teacher (6 layers x 12 heads)
 
-Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_heads.py`
+Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python {command}`
 
 - Ranking: gradient head importance (Michel et al. 2019) on {args.score_samples} SST-2 train sentences, computed once
   on the unpruned model; lowest-scoring heads removed globally; heads physically sliced out (Q/K/V rows, output columns).
 - Evaluation: SST-2 validation, {base['n_examples']} sentences, every model reloaded from disk through `hfcompress.load`.
-- Recovery: one epoch over {args.train_samples} SST-2 train sentences, lr {args.learning_rate}, batch {args.batch_size}
-  (plain Trainer). The 0% row with recovery shows what the fine-tune alone does.
+- Recovery: one epoch over {args.train_samples} SST-2 train sentences, lr {args.learning_rate}, batch {args.batch_size}.
+  {recovery_text} The 0% row with recovery shows what the fine-tune alone does.
 - Latency: batch 32 SST-2 sentences, fp32, {args.threads} threads; all models timed round-robin in one process
   (3 rounds x median of {args.repeats}, median over rounds) so each sees the same machine load; speedup = unpruned
   latency ({base_ms:.1f} ms) / pruned latency. The machine is shared by other jobs: ratios are noisy (~+-10%).
@@ -96,18 +126,20 @@ Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_heads
 
 {goal}.
 
-""" + table(rows, [("fraction", "heads removed", ".0%"), ("heads_removed", "#", ""), ("recovery", "recovery", ""),
+""" + table(rows, [("fraction", "heads removed", ".0%"), ("heads_removed", "#", ""), ("recovery_kind", "recovery", ""),
                    ("accuracy", "accuracy", ".4f"), ("delta_points", "delta (points)", "+.2f"),
                    ("latency_ms", "latency ms", ".1f"), ("speedup", "speedup", ".2f"),
-                   ("parameters", "params", ","), ("size_mib", "MiB", ".1f")])
+                   ("parameters", "params", ","), ("size_mib", "MiB", ".1f"),
+                   ("train_seconds", "recovery s", ".0f")])
     md += "\nHeads kept per layer: " + "; ".join(
         f"{r['fraction']:.0%}: {r['heads_per_layer']}" for r in rows if not r["recovery"]) + "\n"
-    png = plot("prune_heads", {
-        "no recovery": ([r["fraction"] for r in rows if not r["recovery"]], [r["accuracy"] for r in rows if not r["recovery"]]),
-        "with recovery": ([r["fraction"] for r in rows if r["recovery"]], [r["accuracy"] for r in rows if r["recovery"]]),
-    }, "fraction of heads removed", base["accuracy"], "SST-2: head pruning (MiniLM-L6)")
+    labels = {None: "no recovery", "plain": "with recovery" if kinds == ["plain"] else "plain recovery",
+              "distill": "KD recovery (from the unpruned model)"}
+    series = {labels[k]: ([r["fraction"] for r in rows if r["recovery_kind"] == k],
+                          [r["accuracy"] for r in rows if r["recovery_kind"] == k]) for k in [None, *kinds]}
+    png = plot(name, series, "fraction of heads removed", base["accuracy"], "SST-2: head pruning (MiniLM-L6)")
     md += f"\n![accuracy vs heads removed]({png.name})\n"
-    write_results("prune_heads", data, md)
+    write_results(name, data, md)
 
 
 if __name__ == "__main__":

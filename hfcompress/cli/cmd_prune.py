@@ -8,7 +8,8 @@ import json
 from hfcompress.cli.common import add_common, config_from
 
 FIELDS = ["task", "model", "output_dir", "method", "importance", "amount", "count", "scope", "mac_reduction",
-          "schedule", "storage", "vocab_samples", "score_samples", "finetune_epochs", "max_train_samples", "learning_rate",
+          "schedule", "storage", "vocab_samples", "score_samples", "finetune_epochs", "recovery", "recovery_temperature",
+          "recovery_ce_weight", "max_train_samples", "learning_rate",
           "batch_size", "max_length", "seed", "eval_limit", "threads", "datasets_mirror"]
 
 
@@ -45,6 +46,12 @@ def register(sub) -> None:
                    help="vocab: train examples whose tokens are kept (default: the whole train split)")
     p.add_argument("--score-samples", dest="score_samples", type=int)
     p.add_argument("--finetune-epochs", dest="finetune_epochs", type=float, help="recovery fine-tune (0: none)")
+    p.add_argument("--recovery", choices=["plain", "distill"],
+                   help="recovery fine-tune on hard labels (plain) or distilled from the unpruned model (distill)")
+    p.add_argument("--recovery-temperature", dest="recovery_temperature", type=float,
+                   help="distill recovery: temperature of the logits (KD) term")
+    p.add_argument("--recovery-ce-weight", dest="recovery_ce_weight", type=float,
+                   help="distill recovery: weight of the hard-label term (the KD term weighs 1)")
     p.add_argument("--max-train-samples", dest="max_train_samples", type=int)
     p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float)
     p.add_argument("--batch-size", dest="batch_size", type=int)

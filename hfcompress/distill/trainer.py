@@ -124,6 +124,8 @@ class DistillationTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self._term_sums: dict[str, float] = {}
         self._term_count = 0
+        self._run_sums: dict[str, float] = {}  # over every training step, for term_means()
+        self._run_count = 0
 
     @staticmethod
     def _distiller_from_args(model, teacher, args, kwargs) -> Distiller:
@@ -166,12 +168,22 @@ class DistillationTrainer(Trainer):
         self.distiller.clear()
         for k, v in values.items():
             self._term_sums[k] = self._term_sums.get(k, 0.0) + v
+            self._run_sums[k] = self._run_sums.get(k, 0.0) + v
         self._term_count += 1
+        self._run_count += 1
         return (loss, outputs) if return_outputs else loss
 
+    def term_means(self) -> dict[str, float]:
+        """Each loss term's mean (unweighted) over every training step this trainer has run."""
+        return {k: v / self._run_count for k, v in self._run_sums.items()} if self._run_count else {}
+
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
-        """Add each term's mean since the last log line (``loss_logits``, ``loss_hidden`` ...)."""
+        """Add each term's mean since the last log line (``loss_logits``, ``loss_hidden`` ...), and
+        to the summary line at the end of training (``train_loss``) each term's mean over the run
+        (``train_loss_logits`` ...)."""
         if self._term_count and "loss" in logs:
             logs.update({f"loss_{k}": round(v / self._term_count, 6) for k, v in self._term_sums.items()})
             self._term_sums, self._term_count = {}, 0
+        if "train_loss" in logs:
+            logs.update({f"train_loss_{k}": round(v, 6) for k, v in self.term_means().items()})
         super().log(logs, *args, **kwargs)

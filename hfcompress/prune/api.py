@@ -121,11 +121,28 @@ def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]
     return result
 
 
-def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor) -> dict[str, Any]:
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` in eval mode with every parameter frozen: the teacher of a
+    ``recovery: distill`` fine-tune, taken before pruning changes the model."""
+    import copy
+
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor, teacher: Optional[nn.Module] = None) -> dict[str, Any]:
     """Short fine-tune after (or, for gradual unstructured pruning, while) pruning.
 
-    A plain ``transformers.Trainer`` with hfcompress's training defaults; unstructured masks are
-    held fixed (and, on the gradual schedule, grown) by :class:`GradualPruningCallback`.
+    ``recovery: plain``: a plain ``transformers.Trainer`` on hard labels. ``recovery: distill``:
+    hfcompress's :class:`~hfcompress.distill.trainer.DistillationTrainer` with ``teacher`` (the
+    unpruned model, e.g. :func:`frozen_copy` taken before pruning) and the distillation loss
+    ``logits`` (KL x T² at ``recovery_temperature``, weight 1) + ``ce`` (weight ``recovery_ce_weight``).
+    The teacher is frozen in place (eval mode, no gradients) and this function keeps no reference
+    to it: once the caller drops its own, the memory is released.
+    Both use hfcompress's training defaults; unstructured masks are held fixed (and, on the gradual
+    schedule, grown) by :class:`GradualPruningCallback`.
     Checkpoints go to a temporary folder: nothing is written at ``output_dir`` until the save.
     """
     from transformers import Trainer, set_seed
@@ -133,6 +150,10 @@ def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor) -> dict[str,
     from hfcompress.config import TrainConfig
     from hfcompress.training.train import training_arguments
 
+    distill = cfg.recovery == "distill"
+    if distill and teacher is None:
+        raise PruneError("prune.recovery: 'distill' needs the unpruned model as teacher (recover(..., teacher=); "
+                         "take it with frozen_copy(model) before pruning)")
     set_seed(cfg.seed)
     tcfg = TrainConfig(task=task.name, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.finetune_epochs,
                        learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, max_length=cfg.max_length,
@@ -152,16 +173,49 @@ def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor) -> dict[str,
         else:  # one-shot: prune again at step 0 (same masks) and hold them fixed while training
             schedule = GradualPruningCallback(model, cfg.amount or 0.0, 0, 0, 1, scope=cfg.scope)
         callbacks.append(schedule)
+    result: dict[str, Any] = {"kind": cfg.recovery}
     with tempfile.TemporaryDirectory(prefix="hfcompress-prune-") as tmp:
-        args = training_arguments(tcfg, len(data), Path(tmp), save_strategy="no", disable_tqdm=True)
-        trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=task.collator(preprocessor),
-                          callbacks=callbacks)
-        out = trainer.train()
+        if not distill:
+            args = training_arguments(tcfg, len(data), Path(tmp), save_strategy="no", disable_tqdm=True)
+            trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=task.collator(preprocessor),
+                              callbacks=callbacks)
+            out = trainer.train()
+        else:
+            from hfcompress.distill.trainer import (DistillationTrainer, DistillationTrainingArguments,
+                                                    detach_distiller)
+
+            losses = [{"name": "logits", "weight": 1.0}, {"name": "ce", "weight": cfg.recovery_ce_weight}]
+            args = training_arguments(tcfg, len(data), Path(tmp), args_class=DistillationTrainingArguments,
+                                      save_strategy="no", disable_tqdm=True, temperature=cfg.recovery_temperature,
+                                      distill_losses=losses, regression=task.is_regression)
+            result["teacher_params"] = _param_count(teacher)
+            trainer = DistillationTrainer(model=model, args=args, teacher=teacher, train_dataset=data,
+                                          data_collator=task.collator(preprocessor), callbacks=callbacks)
+            del teacher  # the trainer holds the only reference this function keeps
+            try:
+                out = trainer.train()
+            finally:
+                detach_distiller(model)  # loss modules and hooks off the student before it is saved
+                trainer.teacher = None
+            result["temperature"] = cfg.recovery_temperature
+            result["losses"] = trainer.distiller.description
+            result["loss_terms"] = {k: round(v, 6) for k, v in trainer.term_means().items()}
+        del trainer
+    _release_memory()
     model.eval()
-    result: dict[str, Any] = {"train_loss": out.training_loss, "steps": out.global_step, "examples": len(data)}
+    result.update(train_loss=out.training_loss, steps=out.global_step, examples=len(data))
     if schedule is not None:
         result["schedule"] = [[s, round(v, 6)] for s, v in schedule.history]
     return result
+
+
+def _release_memory() -> None:
+    """Collect what a finished Trainer left (reference cycles hold the teacher) and return cached GPU memory."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def save_pruned(model: nn.Module, output_dir: str | Path, record: CompressionRecord, preprocessor=None,
@@ -248,12 +302,16 @@ def prune(cfg: PruneConfig) -> dict[str, Any]:
     needs_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
                                                and cfg.layers is None)
     batches = score_batches(task, preprocessor, cfg) if needs_data else None
+    # recovery by distillation: the unpruned model, frozen, teaches the pruned one; released after
+    teacher = frozen_copy(model) if cfg.recovery == "distill" and cfg.finetune_epochs > 0 else None
     if cfg.method == "vocab":
         preprocessor, result = prune_vocab_for_task(model, preprocessor, task, cfg)
     else:
         result = prune_model(model, cfg, batches)
     if cfg.finetune_epochs > 0:
-        result["recovery"] = recover(model, cfg, task, preprocessor)
+        result["recovery"] = recover(model, cfg, task, preprocessor, teacher=teacher)
+        teacher = None
+        _release_memory()
         if cfg.method == "unstructured":
             from hfcompress.prune.unstructured import prunable_weights, sparsity_of
 

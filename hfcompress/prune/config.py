@@ -7,6 +7,12 @@ tokens the task's data never uses, with the tokenizer rewritten to match). How m
 ``amount`` (a fraction), ``count`` (heads only) or ``layers`` (heads only: per-layer head indices),
 or ``mac_reduction`` (channels only). Everything that can be checked without the model is checked
 here; what needs the model (head counts, layer indices) is checked before anything is written.
+
+The optional recovery fine-tune (``finetune_epochs > 0``) trains on hard labels (``recovery:
+plain``) or distils from the unpruned model (``recovery: distill``): a frozen copy taken before
+pruning is the teacher of hfcompress's ``DistillationTrainer``, with the loss of a default
+``distill`` recipe, ``logits`` (KL at ``recovery_temperature``, weight 1) + ``ce`` (weight
+``recovery_ce_weight``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ class PruneConfig(Config):
     score_samples: int = 256
     # optional recovery fine-tune after pruning (required for gradual unstructured pruning)
     finetune_epochs: float = 0.0
+    # plain: hard labels only (a plain Trainer); distill: the unpruned model teaches the pruned one
+    recovery: Literal["plain", "distill"] = "plain"
+    recovery_temperature: float = 2.0  # distill: softmax temperature of the logits (KD) term, as DistillConfig
+    recovery_ce_weight: float = 0.5  # distill: weight of the hard-label ``ce`` term (``logits`` weighs 1)
     max_train_samples: Optional[int] = None
     learning_rate: float = 5e-5
     batch_size: int = 32
@@ -104,6 +114,17 @@ class PruneConfig(Config):
                 raise ConfigError(f"{where}.schedule_updates: must be >= 1, got {self.schedule_updates}")
             if not 0 <= self.initial_sparsity <= (self.amount or 0):
                 raise ConfigError(f"{where}.initial_sparsity: must be in [0, amount], got {self.initial_sparsity}")
+        if self.recovery == "distill" and self.method == "vocab":
+            raise ConfigError(f"{where}.recovery: 'distill' feeds the same token ids to the unpruned teacher, whose "
+                              "vocabulary differs after method 'vocab'; use recovery: plain (or none: the task's "
+                              "text tokenizes exactly as before)")
+        if self.recovery == "distill" and self.finetune_epochs <= 0:
+            raise ConfigError(f"{where}.recovery: 'distill' is a recovery fine-tune; it needs finetune_epochs > 0, "
+                              f"got {self.finetune_epochs}")
+        if self.recovery_temperature <= 0:
+            raise ConfigError(f"{where}.recovery_temperature: must be > 0, got {self.recovery_temperature}")
+        if self.recovery_ce_weight < 0:
+            raise ConfigError(f"{where}.recovery_ce_weight: must be >= 0, got {self.recovery_ce_weight}")
         for name in ("score_samples", "batch_size", "max_length", "learning_rate"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{where}.{name}: must be > 0, got {getattr(self, name)}")

@@ -17,9 +17,13 @@ RECIPES = sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("p
 
 
 def test_shipped_recipes_are_valid():
-    assert len(RECIPES) == 4
-    methods = {load_recipe(r).prune.method for r in RECIPES}
-    assert methods == {"heads", "ffn", "unstructured", "channels"}
+    configs = {r.stem: load_recipe(r).prune for r in RECIPES}  # each loads and validates
+    assert {"heads", "ffn", "unstructured", "channels", "vocab"} <= {c.method for c in configs.values()}
+    # the distillation-recovery recipe differs from the plain heads recipe only in how it recovers
+    kd, plain = configs["prune-sst2-heads-kd"], configs["prune-sst2-heads"]
+    assert kd.recovery == "distill" and plain.recovery == "plain" and kd.finetune_epochs > 0
+    differ = {k for k, v in kd.to_dict().items() if plain.to_dict()[k] != v}
+    assert differ == {"recovery", "output_dir"}
 
 
 @pytest.mark.parametrize("data, fragment", [
@@ -31,6 +35,13 @@ def test_shipped_recipes_are_valid():
     ({"method": "unstructured", "amount": 0.5, "schedule": "gradual"}, "prune.finetune_epochs"),
     ({"method": "channels", "mac_reduction": 0.5}, "prune.mac_reduction: must be > 1"),
     ({"method": "heads", "layers": {"0": [1]}}, "prune.layers.<key>: expected an integer"),
+    ({"method": "heads", "amount": 0.4, "recovery": "distill"},
+     "prune.recovery: 'distill' is a recovery fine-tune; it needs finetune_epochs > 0, got 0.0"),
+    ({"method": "heads", "amount": 0.4, "recovery": "kd", "finetune_epochs": 1}, "prune.recovery: expected one of"),
+    ({"method": "heads", "amount": 0.4, "recovery": "distill", "finetune_epochs": 1, "recovery_temperature": 0},
+     "prune.recovery_temperature: must be > 0"),
+    ({"method": "ffn", "amount": 0.4, "recovery": "distill", "finetune_epochs": 1, "recovery_ce_weight": -1},
+     "prune.recovery_ce_weight: must be >= 0"),
 ])
 def test_config_errors_name_the_field(data, fragment):
     with pytest.raises(ConfigError) as err:
