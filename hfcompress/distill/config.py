@@ -121,6 +121,9 @@ class DistillConfig(TrainingConfig):
     losses: list[LossConfig] = dataclasses.field(
         default_factory=lambda: [LossConfig(name="logits", weight=1.0), LossConfig(name="ce", weight=0.5)])
     temperature: float = 2.0
+    # Hinton et al.'s soft/hard balance, for sweeps: when set, the ``logits`` term weighs alpha and the
+    # ``ce`` term 1 - alpha (both must be listed in ``losses``; their listed weights are replaced)
+    alpha: Optional[float] = None
     offline_teacher: bool = False  # precompute teacher logits once over the training set
     mixed_precision: Optional[Literal["bf16", "fp16"]] = None
     eval_teacher: bool = True
@@ -132,6 +135,15 @@ class DistillConfig(TrainingConfig):
         if not self.losses:
             raise ConfigError(f"{where}.losses: at least one loss term is needed")
         names = [l.name for l in self.losses]
+        if self.alpha is not None:
+            if not 0 <= self.alpha <= 1:
+                raise ConfigError(f"{where}.alpha: must be in [0, 1], got {self.alpha}")
+            missing = [n for n in ("logits", "ce") if n not in names]
+            if missing:
+                raise ConfigError(f"{where}.alpha: balances the 'logits' and 'ce' terms; losses has no {missing[0]!r}")
+            for term in self.losses:
+                if term.name in ("logits", "ce"):
+                    term.weight = self.alpha if term.name == "logits" else 1.0 - self.alpha
         for name in set(names):
             if names.count(name) > 1:
                 raise ConfigError(f"{where}.losses: {name!r} appears {names.count(name)} times")

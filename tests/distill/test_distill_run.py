@@ -164,3 +164,15 @@ def test_cli_distill_and_its_user_errors(tmp_path, tiny_teacher_dir, use_fixture
     bad.write_text(recipe.read_text() + "  losses: [{name: kd}]\n")
     assert main(["distill", "--recipe", str(bad)]) == EXIT_USER_ERROR
     assert "unknown loss 'kd'" in capsys.readouterr().err
+
+
+def test_alpha_sets_the_soft_and_hard_weights_and_is_checked():
+    from hfcompress.distill import DistillConfig
+
+    base = {"task": "sst2", "teacher": "t", "output_dir": "o"}
+    cfg = DistillConfig.from_dict({**base, "alpha": 0.9}, where="distill")
+    assert {l.name: l.weight for l in cfg.losses} == {"logits": 0.9, "ce": pytest.approx(0.1)}
+    with pytest.raises(ConfigError, match=r"distill.alpha: must be in \[0, 1\]"):
+        DistillConfig.from_dict({**base, "alpha": 1.5}, where="distill")
+    with pytest.raises(ConfigError, match="distill.alpha: .* no 'ce'"):
+        DistillConfig.from_dict({**base, "alpha": 0.5, "losses": [{"name": "logits"}]}, where="distill")

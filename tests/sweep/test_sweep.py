@@ -82,3 +82,19 @@ def test_cli_reports_invalid_sweep_in_one_line(tmp_path, capsys):
     assert main(["sweep", "--recipe", str(path), "--output-dir", str(tmp_path / "o")]) == EXIT_USER_ERROR
     assert "empty sweep list" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_shipped_sweep_recipes_expand_to_valid_grids():
+    from pathlib import Path
+
+    from hfcompress.sweep.grid import load_sweep
+
+    recipes = sorted((Path(__file__).resolve().parents[2] / "recipes" / "sweeps").glob("*.yaml"))
+    assert len(recipes) >= 2
+    for path in recipes:
+        section, points, _ = load_sweep(path)
+        assert section == "distill" and len(points) == 12
+        assert {p.values["temperature"] for p in points} == {1, 2, 4, 8}
+        for p in points:  # alpha became the soft and hard weights of every point
+            weights = {l.name: l.weight for l in p.config.losses}
+            assert weights["logits"] == p.values["alpha"] and abs(weights["ce"] - (1 - p.values["alpha"])) < 1e-9
