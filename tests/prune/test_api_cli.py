@@ -17,16 +17,16 @@ RECIPES = sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("p
 
 
 def test_shipped_recipes_are_valid():
-    assert len(RECIPES) == 4
+    assert len(RECIPES) == 6
     methods = {load_recipe(r).prune.method for r in RECIPES}
-    assert methods == {"heads", "ffn", "unstructured", "channels"}
+    assert methods == {"heads", "ffn", "unstructured", "channels", "drop_layers"}
 
 
 @pytest.mark.parametrize("data, fragment", [
     ({"method": "unstructured", "amount": -0.2}, "prune.amount: must be in [0, 0.999], got -0.2"),
     ({"method": "heads", "count": -1}, "prune.count: must be >= 0"),
-    ({"method": "heads"}, "give exactly one of amount, count, layers, mac_reduction"),
-    ({"method": "ffn", "count": 3}, "count and layers apply to method 'heads' only"),
+    ({"method": "heads"}, "give exactly one of amount, count, layers, drop, mac_reduction"),
+    ({"method": "ffn", "count": 3}, "prune.count: applies to methods 'heads' and 'drop_layers' only"),
     ({"method": "heads", "amount": 0.5, "schedule": "gradual"}, "prune.schedule"),
     ({"method": "unstructured", "amount": 0.5, "schedule": "gradual"}, "prune.finetune_epochs"),
     ({"method": "channels", "mac_reduction": 0.5}, "prune.mac_reduction: must be > 1"),
