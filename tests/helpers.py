@@ -25,10 +25,12 @@ def make_tokenizer(folder: Path) -> BertTokenizerFast:
     return BertTokenizerFast.from_pretrained(str(folder))  # works on transformers 4.57 and 5.x
 
 
-def tiny_bert(num_labels: int = 2, vocab_size: int = 200, seed: int = 0, **kw) -> BertForSequenceClassification:
+def tiny_bert(num_labels: int = 2, vocab_size: int = 200, seed: int = 0, num_hidden_layers: int = 2,
+              **kw) -> BertForSequenceClassification:
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels, **kw)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=num_hidden_layers,
+                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=128,
+                        num_labels=num_labels, **kw)
     return BertForSequenceClassification(config).eval()
 
 
@@ -40,9 +42,9 @@ def save_tiny_bert(folder: Path, num_labels: int = 2, **kw) -> Path:
     return folder
 
 
-def tiny_resnet(num_labels: int = 10, seed: int = 0) -> ResNetForImageClassification:
+def tiny_resnet(num_labels: int = 10, seed: int = 0, depths=(1, 1)) -> ResNetForImageClassification:
     torch.manual_seed(seed)
-    config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic",
+    config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=list(depths), layer_type="basic",
                           num_labels=num_labels)
     return ResNetForImageClassification(config).eval()
 

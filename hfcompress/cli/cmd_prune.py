@@ -1,4 +1,5 @@
-"""``hfcompress prune``: remove attention heads, FFN neurons, conv channels, single weights or unused tokens."""
+"""``hfcompress prune``: remove attention heads, FFN neurons, conv channels, single weights, whole layers
+or unused tokens."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 
 from hfcompress.cli.common import add_common, config_from
 
-FIELDS = ["task", "model", "output_dir", "method", "importance", "amount", "count", "scope", "mac_reduction",
-          "schedule", "storage", "vocab_samples", "score_samples", "finetune_epochs", "recovery", "recovery_temperature",
-          "recovery_ce_weight", "max_train_samples", "learning_rate",
+FIELDS = ["task", "model", "output_dir", "method", "importance", "amount", "count", "drop", "scope", "mac_reduction",
+          "schedule", "storage", "vocab_samples", "score_samples", "finetune_epochs", "recovery",
+          "recovery_temperature", "recovery_ce_weight", "max_train_samples", "learning_rate",
           "batch_size", "max_length", "seed", "eval_limit", "threads", "datasets_mirror"]
 
 
@@ -29,15 +30,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prune", help="prune heads, FFN neurons, conv channels, weights (unstructured) or vocabulary")
-    add_common(p)
-    p.add_argument("--output-dir", dest="output_dir")
     from hfcompress.prune.config import METHODS
 
+    p = sub.add_parser("prune", help="prune heads, FFN neurons, conv channels, weights (unstructured), layers or vocabulary")
+    add_common(p)
+    p.add_argument("--output-dir", dest="output_dir")
     p.add_argument("--method", choices=METHODS)
     p.add_argument("--importance", choices=["magnitude", "gradient"])
-    p.add_argument("--amount", type=float, help="fraction of heads/neurons/channels/weights to remove")
-    p.add_argument("--count", type=int, help="heads: number of heads to remove")
+    p.add_argument("--amount", type=float, help="fraction of heads/neurons/channels/weights/layers to remove")
+    p.add_argument("--count", type=int, help="heads / drop_layers: number of heads / layers to remove")
+    p.add_argument("--drop", type=lambda s: [int(i) for i in s.split(",")],
+                   help="drop_layers: comma-separated layer (ResNet: block) indices to remove, e.g. 1,3")
     p.add_argument("--scope", choices=["global", "layer"])
     p.add_argument("--mac-reduction", dest="mac_reduction", type=float, help="channels: e.g. 2 for half the MACs")
     p.add_argument("--schedule", choices=["oneshot", "gradual"])

@@ -1,4 +1,5 @@
-"""``hfcompress quantize``: ONNX Runtime, PyTorch INT8/QAT or bitsandbytes; ``--method auto`` measures and picks."""
+"""``hfcompress quantize``: ONNX Runtime, PyTorch INT8/QAT, bitsandbytes or fp16/bf16 baselines;
+``--method auto`` measures and picks."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     from hfcompress.quantize.config import METHODS
 
-    p = sub.add_parser("quantize", help="INT8/4-bit quantization (ONNX Runtime, PyTorch, QAT, bitsandbytes)")
+    p = sub.add_parser("quantize", help="INT8/4-bit quantization (ONNX Runtime, PyTorch, QAT, "
+                                                 "bitsandbytes) and fp16/bf16 baselines")
     add_common(p)
     p.add_argument("--output-dir", dest="output_dir")
     p.add_argument("--method", choices=METHODS, help="default auto: measure the candidates here, keep the fastest "

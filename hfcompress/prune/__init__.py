@@ -1,6 +1,6 @@
-"""Pruning: attention heads, FFN neurons, conv channels (all physically removed) and unstructured
-magnitude pruning (one-shot or gradual). Every result saves as safetensors + record and reloads
-through ``hfcompress.load``."""
+"""Pruning: attention heads, FFN neurons, conv channels, whole layers / residual blocks (all physically
+removed) and unstructured magnitude pruning (one-shot or gradual). Every result saves as safetensors +
+record and reloads through ``hfcompress.load``."""
 
 from hfcompress.prune.config import PruneConfig, PruneError
 

@@ -21,7 +21,16 @@ from hfcompress.hub.record import CompressionRecord
 from hfcompress.prune.config import PruneConfig, PruneError
 
 METHOD_STAGE = {"heads": "prune_heads", "ffn": "prune_ffn", "channels": "prune_channels",
-                "unstructured": "prune_unstructured", "vocab": "prune_vocab"}
+                "unstructured": "prune_unstructured", "drop_layers": "prune_layers",
+                "vocab": "prune_vocab"}
+
+
+def needs_data(cfg: PruneConfig) -> bool:
+    """Whether ``cfg`` scores importance on data (explicit indices and magnitude scores need none)."""
+    if cfg.method == "drop_layers":
+        return cfg.drop is None
+    return cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
+                                        and cfg.layers is None)
 
 
 def score_batches(task, preprocessor, cfg: PruneConfig) -> list[dict[str, torch.Tensor]]:
@@ -59,22 +68,37 @@ def check_request(model: nn.Module, cfg: PruneConfig) -> None:
         raise PruneError(f"prune.method: 'channels' prunes convolutions; {type(model).__name__} has none")
     elif cfg.method == "vocab" and not isinstance(_input_embeddings(model), nn.Embedding):
         raise PruneError(f"prune.method: 'vocab' prunes token embeddings; {type(model).__name__} has none")
+    elif cfg.method == "drop_layers":
+        from hfcompress.prune import layers as L
+
+        if cfg.drop is not None:
+            L.check_drop(model, cfg.drop)
+        else:
+            L.choose(model, [0.0 if ok else None for ok in L.removable(model)], *_drop_count(model, cfg))
+
+
+def _drop_count(model: nn.Module, cfg: PruneConfig) -> tuple[int, str]:
+    """drop_layers: (number of layers/blocks to remove, the field that asked for it)."""
+    from hfcompress.prune.layers import units
+
+    if cfg.count is not None:
+        return cfg.count, "prune.count"
+    return round((cfg.amount or 0.0) * len(units(model))), "prune.amount"
 
 
 def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]] = None) -> dict[str, Any]:
     """Prune ``model`` in place as ``cfg`` asks; return the stage ``result`` for the record.
 
     Every check against the model (layer and head indices, counts, architecture) happens before
-    the first weight changes. ``batches`` are needed for ``importance='gradient'`` (and channels).
+    the first weight changes. ``batches`` are needed for ``importance='gradient'`` (and channels, and
+    drop_layers without ``drop``).
     Unstructured pruning here is the one-shot part; gradual pruning happens in :func:`recover`.
     """
     if cfg.method == "vocab":
         raise PruneError("prune.method: 'vocab' changes the tokenizer too; call prune_vocab_for_task")
     check_request(model, cfg)
     params_before = _param_count(model)
-    need_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
-                                             and cfg.layers is None)
-    if need_data and not batches:
+    if needs_data(cfg) and not batches:
         raise PruneError(f"prune.importance: '{cfg.importance}' for method '{cfg.method}' needs data batches")
     if cfg.method == "heads":
         from hfcompress.prune import heads as H
@@ -110,6 +134,18 @@ def prune_model(model: nn.Module, cfg: PruneConfig, batches: Optional[list[dict]
                                     mac_reduction=cfg.mac_reduction, loss_fn=loss_fn)
         model.train(was_training)
         result = {"module_shapes": S.changed_shapes(shapes_before, S.module_shapes(model)), **measured}
+    elif cfg.method == "drop_layers":
+        from hfcompress.prune import layers as L
+
+        n = len(L.units(model))
+        result = {"layers_before": n}
+        drop = cfg.drop
+        if drop is None:  # rank by the measured loss increase when each layer is skipped
+            base_loss, scores = L.skip_importance(model, batches)
+            drop = L.choose(model, scores, *_drop_count(model, cfg))
+            result.update(base_loss=base_loss, loss_increase=scores)
+        result.update(dropped=sorted(drop), kept=[i for i in range(n) if i not in set(drop)])
+        result.update(L.drop_units(model, drop))
     else:
         from hfcompress.prune import unstructured as U
 
@@ -299,9 +335,11 @@ def prune(cfg: PruneConfig) -> dict[str, Any]:
     model, preprocessor, record = load_for_pruning(cfg, task)
     model.eval()
     check_request(model, cfg)
-    needs_data = cfg.method == "channels" or (cfg.importance == "gradient" and cfg.method in ("heads", "ffn")
-                                               and cfg.layers is None)
-    batches = score_batches(task, preprocessor, cfg) if needs_data else None
+    if cfg.method == "drop_layers":
+        from hfcompress.prune.layers import check_history
+
+        check_history(record)
+    batches = score_batches(task, preprocessor, cfg) if needs_data(cfg) else None
     # recovery by distillation: the unpruned model, frozen, teaches the pruned one; released after
     teacher = frozen_copy(model) if cfg.recovery == "distill" and cfg.finetune_epochs > 0 else None
     if cfg.method == "vocab":

@@ -2,11 +2,13 @@
 
 ``method`` picks what is removed: ``heads`` (attention heads, BERT family), ``ffn`` (FFN
 intermediate neurons, BERT family), ``channels`` (convolution channels, dependency-aware through
-torch-pruning), ``unstructured`` (individual weights, masks) or ``vocab`` (word-embedding rows of
-tokens the task's data never uses, with the tokenizer rewritten to match). How much is removed is given by
-``amount`` (a fraction), ``count`` (heads only) or ``layers`` (heads only: per-layer head indices),
-or ``mac_reduction`` (channels only). Everything that can be checked without the model is checked
-here; what needs the model (head counts, layer indices) is checked before anything is written.
+torch-pruning), ``unstructured`` (individual weights, masks), ``drop_layers`` (whole transformer
+layers or ResNet residual blocks) or ``vocab`` (word-embedding rows of tokens the task's data never
+uses, with the tokenizer rewritten to match). How much is removed is given by ``amount`` (a fraction),
+``count`` (heads, drop_layers), ``layers`` (heads only: per-layer head indices), ``drop``
+(drop_layers only: layer/block indices) or ``mac_reduction`` (channels only); ``vocab`` needs none.
+Everything that can be checked without the model is checked here; what needs the model (head counts,
+layer indices, shortcut blocks) is checked before anything is written.
 
 The optional recovery fine-tune (``finetune_epochs > 0``) trains on hard labels (``recovery:
 plain``) or distils from the unpruned model (``recovery: distill``): a frozen copy taken before
@@ -23,7 +25,7 @@ from typing import Literal, Optional
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
 
-METHODS = ("heads", "ffn", "channels", "unstructured", "vocab")
+METHODS = ("heads", "ffn", "channels", "unstructured", "drop_layers", "vocab")
 
 
 class PruneError(ConfigError):
@@ -35,13 +37,15 @@ class PruneConfig(Config):
     task: str
     model: str
     output_dir: str
-    method: Literal["heads", "ffn", "channels", "unstructured", "vocab"]
+    method: Literal["heads", "ffn", "channels", "unstructured", "drop_layers", "vocab"]
     # what to score units by: weight magnitude (cheap, no data) or data-driven gradients
-    # (Michel et al. 2019 head importance; first-order Taylor for neurons and channels)
+    # (Michel et al. 2019 head importance; first-order Taylor for neurons and channels).
+    # drop_layers always measures the loss increase when each layer is skipped (on data).
     importance: Literal["magnitude", "gradient"] = "gradient"
     amount: Optional[float] = None  # fraction of units (heads, neurons, channels, weights) to remove
-    count: Optional[int] = None  # heads: number of heads to remove in total
+    count: Optional[int] = None  # heads: number of heads to remove in total; drop_layers: layers/blocks
     layers: Optional[dict[int, list[int]]] = None  # heads: {layer index: [head indices to remove]}
+    drop: Optional[list[int]] = None  # drop_layers: indices of the layers (ResNet: blocks) to remove
     scope: Literal["global", "layer"] = "global"  # rank units across all layers, or per layer
     mac_reduction: Optional[float] = None  # channels: prune until MACs drop by this factor (2.0 = half)
     # unstructured: one-shot, or gradual on the cubic schedule of Zhu & Gupta (2017) while fine-tuning
@@ -74,7 +78,7 @@ class PruneConfig(Config):
     datasets_mirror: Optional[str] = None
 
     def validate(self, where: str) -> None:
-        given = [k for k in ("amount", "count", "layers", "mac_reduction") if getattr(self, k) is not None]
+        given = [k for k in ("amount", "count", "layers", "drop", "mac_reduction") if getattr(self, k) is not None]
         if self.method == "vocab":
             if given:
                 raise ConfigError(f"{where}.{given[0]}: method 'vocab' keeps the tokens the task's data uses; "
@@ -82,16 +86,27 @@ class PruneConfig(Config):
             if self.vocab_samples is not None and self.vocab_samples <= 0:
                 raise ConfigError(f"{where}.vocab_samples: must be > 0, got {self.vocab_samples}")
         elif len(given) != 1:
-            raise ConfigError(f"{where}: give exactly one of amount, count, layers, mac_reduction "
+            raise ConfigError(f"{where}: give exactly one of amount, count, layers, drop, mac_reduction "
                               f"(got {', '.join(given) or 'none'})")
         if self.amount is not None:
-            top = 1.0 if self.method in ("heads", "ffn") else 0.999  # a network needs some channels/weights
+            top = 1.0 if self.method in ("heads", "ffn") else 0.999  # a network needs some channels/weights/layers
             if not 0 <= self.amount <= top:
                 raise ConfigError(f"{where}.amount: must be in [0, {top:g}], got {self.amount}")
         if self.count is not None and self.count < 0:
             raise ConfigError(f"{where}.count: must be >= 0, got {self.count}")
-        if (self.count is not None or self.layers is not None) and self.method != "heads":
-            raise ConfigError(f"{where}: count and layers apply to method 'heads' only")
+        if self.count is not None and self.method not in ("heads", "drop_layers"):
+            raise ConfigError(f"{where}.count: applies to methods 'heads' and 'drop_layers' only")
+        if self.layers is not None and self.method != "heads":
+            raise ConfigError(f"{where}.layers: applies to method 'heads' only (drop whole layers with method "
+                              "'drop_layers' and drop)")
+        if self.drop is not None:
+            if self.method != "drop_layers":
+                raise ConfigError(f"{where}.drop: applies to method 'drop_layers' only")
+            if not self.drop or any(i < 0 for i in self.drop) or len(set(self.drop)) != len(self.drop):
+                raise ConfigError(f"{where}.drop: list distinct layer indices >= 0, got {self.drop}")
+        if self.method == "drop_layers" and self.importance == "magnitude":
+            raise ConfigError(f"{where}.importance: drop_layers ranks layers by the measured loss increase when "
+                              "each is skipped; 'magnitude' does not apply (give drop to choose without data)")
         if self.layers is not None:
             for layer, heads in self.layers.items():
                 if layer < 0 or any(h < 0 for h in heads):

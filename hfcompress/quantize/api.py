@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hfcompress.errors import HfCompressError
-from hfcompress.quantize.config import IMAGE_METHODS, TEXT_METHODS, QuantizeConfig
+from hfcompress.quantize.config import HALF_METHODS, IMAGE_METHODS, TEXT_METHODS, QuantizeConfig
 
 RECORD_METHOD = "quantize"
 
@@ -81,6 +81,16 @@ def quantize(cfg: QuantizeConfig) -> dict[str, Any]:
             result = quantize_onnx(loaded, task, cfg, tmp)
             record = base.with_stage(RECORD_METHOD, cfg.to_dict(), result)
             _save_config(loaded, record, tmp)
+        elif cfg.method in HALF_METHODS:
+            from hfcompress.quantize.half import cast
+
+            model = loaded.model
+            result = cast(model, cfg.method)
+            record = base.with_stage(RECORD_METHOD, cfg.to_dict(), result)
+            record.attach(model.config)
+            model.save_pretrained(tmp, safe_serialization=True)  # tensors in the new dtype
+            if loaded.preprocessor is not None:
+                loaded.preprocessor.save_pretrained(tmp)
         elif cfg.method.startswith("bnb"):
             from hfcompress.quantize.bnb import quantize_bnb
 

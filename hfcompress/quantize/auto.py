@@ -7,8 +7,8 @@ over fp32 on a MiniLM-size model, ONNX Runtime fp32 x1.13-1.5, ORT INT8 no faste
 FX static INT8 on a ResNet-18-size CNN x1.8-2.0. So ``auto``:
 
 1. lists the candidates that apply to the task's modality and are installed (post-training only:
-   QAT needs a training run, and bitsandbytes is documented to be slower than fp32 on CPUs, so
-   they are candidates only when named in ``auto_candidates``);
+   QAT needs a training run, and bitsandbytes and fp16/bf16 are slower than fp32 on CPUs without
+   native support, so they are candidates only when named in ``auto_candidates``);
 2. quantizes the model with each candidate into a temporary folder and evaluates it through
    hfcompress's loader on ``auto_eval_samples`` evaluation examples: the task metric, and the
    median latency at batch ``auto_batch_size`` with the configured threads;
@@ -66,7 +66,8 @@ def candidate_config(cfg: QuantizeConfig, method: str, out: Path) -> QuantizeCon
             method == "onnx-static" and calibration == "histogram" or method not in ("onnx-static", "torch-static"):
         calibration = None
     sub = dataclasses.replace(cfg, method=method, output_dir=str(out), calibration=calibration,
-                              optimization_level=cfg.optimization_level if method.startswith("onnx") else None)
+                              optimization_level=cfg.optimization_level if method.startswith("onnx") else None,
+                              per_channel=None if method in ("fp16", "bf16") else cfg.per_channel)
     sub.validate("quantize")
     return sub
 

@@ -17,12 +17,14 @@ from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
 
 Method = Literal["auto", "onnx-fp32", "onnx-dynamic", "onnx-static", "torch-dynamic", "torch-static", "qat",
-                 "bnb-8bit", "bnb-4bit"]
+                 "bnb-8bit", "bnb-4bit", "fp16", "bf16"]
 METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]
 
 # Which methods fit which modality (see hfcompress.quantize.api.check_supported for the reasons).
-TEXT_METHODS = ("onnx-fp32", "onnx-dynamic", "onnx-static", "torch-dynamic", "qat", "bnb-8bit", "bnb-4bit")
-IMAGE_METHODS = ("onnx-fp32", "onnx-dynamic", "onnx-static", "torch-static", "qat")
+TEXT_METHODS = ("onnx-fp32", "onnx-dynamic", "onnx-static", "torch-dynamic", "qat", "bnb-8bit", "bnb-4bit",
+                "fp16", "bf16")
+IMAGE_METHODS = ("onnx-fp32", "onnx-dynamic", "onnx-static", "torch-static", "qat", "fp16", "bf16")
+HALF_METHODS = ("fp16", "bf16")
 
 
 @dataclasses.dataclass
@@ -38,6 +40,7 @@ class QuantizeConfig(Config):
       qat           quantization-aware fine-tuning, then conversion (BERT: dynamic INT8, ResNet: FX static)
       bnb-8bit      bitsandbytes LLM.int8 Linear layers (BERT family)
       bnb-4bit      bitsandbytes NF4/FP4 Linear layers (BERT family)
+      fp16, bf16    every floating weight cast to float16 / bfloat16 (a baseline: half the size, no calibration)
       auto          measure the candidates for this model on this machine, keep the fastest correct one
     """
 
@@ -96,6 +99,9 @@ class QuantizeConfig(Config):
         if self.calibration is not None and self.method not in ("onnx-static", "torch-static", "auto"):
             raise ConfigError(f"{where}.calibration: only static methods (onnx-static, torch-static) calibrate "
                               f"activation ranges (method is {self.method!r})")
+        if self.method in HALF_METHODS and self.per_channel is not None:
+            raise ConfigError(f"{where}.per_channel: {self.method} casts every weight to one dtype; there are no "
+                              "per-channel or per-tensor scales to choose")
         if self.method == "torch-static" and self.calibration in ("percentile", "entropy"):
             raise ConfigError(f"{where}.calibration: torch-static supports 'histogram' (torch's x86 default) or "
                               f"'minmax'; {self.calibration!r} is an ONNX Runtime calibrator (use method onnx-static)")

@@ -6,6 +6,9 @@
   loaded strictly from safetensors (no pickle; see ``torch_int8.flatten_state``)
 - ``bitsandbytes``: ``quantization_config.quant_method == "bitsandbytes"`` -> transformers'
   ``from_pretrained``, which rebuilds the bnb Linear layers
+- ``half``: a quantize stage with backend ``half`` (fp16 / bf16) -> the default PyTorch loader
+  (earlier stages' rebuilds applied), then cast to the recorded dtype: a pruned skeleton is built
+  in float32 and transformers 4.x loads float32 by default, and fp16/bf16 -> float32 -> back is exact
 
 This module imports without optimum or bitsandbytes: their loaders raise an error naming the
 install command only when such a folder is actually loaded.
@@ -150,6 +153,27 @@ def _load_bnb(path: Path, task=None, source: str = "", **_) -> LoadedModel:
                        record=CompressionRecord.from_model_config(config), preprocessor=preprocessor)
 
 
+# ---------------------------------------------------------------------------------------------
+# Half precision (fp16, bf16)
+# ---------------------------------------------------------------------------------------------
+def _matches_half(path: Path, config: dict) -> bool:
+    from hfcompress.quantize.half import BACKEND
+
+    stage = _quant_stage(_record(config))
+    return stage is not None and stage.result.get("backend") == BACKEND
+
+
+def _load_half(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel:
+    from hfcompress.hub.load import _load_pytorch
+    from hfcompress.quantize.half import dtype_of
+
+    loaded = _load_pytorch(path, task=task, source=source, **kwargs)
+    loaded.model.to(dtype_of(_quant_stage(loaded.record).result))
+    loaded.loader = "half"
+    return loaded
+
+
 register_loader(Loader(name="onnx", matches=_matches_onnx, load=_load_onnx, priority=30))
 register_loader(Loader(name="torch-int8", matches=_matches_torch_int8, load=_load_torch_int8, priority=20))
 register_loader(Loader(name="bitsandbytes", matches=_matches_bnb, load=_load_bnb, priority=20))
+register_loader(Loader(name="half", matches=_matches_half, load=_load_half, priority=20))

@@ -30,6 +30,13 @@ def _is_numeric(tp: Any) -> bool:
     return False
 
 
+def _is_list(tp: Any) -> bool:
+    """A list-valued field (``list[int]``, ``Optional[list[str]]``): its list is a value, not a sweep."""
+    if get_origin(tp) in (list, tuple):
+        return True
+    return get_origin(tp) is Union and any(_is_list(a) for a in get_args(tp))
+
+
 @dataclasses.dataclass
 class Point:
     """One grid point: the swept values and the validated config of the swept section."""
@@ -64,8 +71,8 @@ def expand(data: dict, where: str = "recipe") -> tuple[str, list[Point], dict]:
             continue
         if key not in hints:
             raise ConfigError(f"{where}.{name}: unknown key {key!r} (cannot sweep it)")
-        if get_origin(hints[key]) in (list, tuple):
-            continue  # a list-valued field, not a sweep
+        if _is_list(hints[key]):
+            continue  # a list-valued field (prune.drop, quantize.auto_candidates), not a sweep
         if not _is_numeric(hints[key]):
             raise ConfigError(f"{where}.{name}.{key}: only numeric fields can be swept")
         if not value:

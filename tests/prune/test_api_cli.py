@@ -18,7 +18,7 @@ RECIPES = sorted(Path(__file__).resolve().parents[2].joinpath("recipes").glob("p
 
 def test_shipped_recipes_are_valid():
     configs = {r.stem: load_recipe(r).prune for r in RECIPES}  # each loads and validates
-    assert {"heads", "ffn", "unstructured", "channels", "vocab"} <= {c.method for c in configs.values()}
+    assert {"heads", "ffn", "unstructured", "channels", "vocab", "drop_layers"} <= {c.method for c in configs.values()}
     # the distillation-recovery recipe differs from the plain heads recipe only in how it recovers
     kd, plain = configs["prune-sst2-heads-kd"], configs["prune-sst2-heads"]
     assert kd.recovery == "distill" and plain.recovery == "plain" and kd.finetune_epochs > 0
@@ -29,8 +29,8 @@ def test_shipped_recipes_are_valid():
 @pytest.mark.parametrize("data, fragment", [
     ({"method": "unstructured", "amount": -0.2}, "prune.amount: must be in [0, 0.999], got -0.2"),
     ({"method": "heads", "count": -1}, "prune.count: must be >= 0"),
-    ({"method": "heads"}, "give exactly one of amount, count, layers, mac_reduction"),
-    ({"method": "ffn", "count": 3}, "count and layers apply to method 'heads' only"),
+    ({"method": "heads"}, "give exactly one of amount, count, layers, drop, mac_reduction"),
+    ({"method": "ffn", "count": 3}, "prune.count: applies to methods 'heads' and 'drop_layers' only"),
     ({"method": "heads", "amount": 0.5, "schedule": "gradual"}, "prune.schedule"),
     ({"method": "unstructured", "amount": 0.5, "schedule": "gradual"}, "prune.finetune_epochs"),
     ({"method": "channels", "mac_reduction": 0.5}, "prune.mac_reduction: must be > 1"),

@@ -36,6 +36,15 @@ def test_grid_expands_and_validates(tmp_path, tiny_bert_dir):
     assert points[0].config.learning_rate == 0.001 and points[0].name == "learning_rate=0.001_epochs=1"
 
 
+def test_list_valued_fields_are_values_not_sweeps(tmp_path):
+    body = ("prune: {task: sst2, model: m, output_dir: o, method: drop_layers, drop: [1, 3]}\n"
+            "evaluate: {task: sst2, model: ignored}\n")
+    section, points, _ = load_sweep(recipe(tmp_path, "m", body))
+    assert section == "prune" and len(points) == 1 and points[0].config.drop == [1, 3]
+    body = "prune: {task: sst2, model: m, output_dir: o, method: drop_layers, count: [1, 2]}\n"
+    assert [p.config.count for p in load_sweep(recipe(tmp_path, "m", body))[1]] == [1, 2]
+
+
 class Crash(Exception):
     pass
 
