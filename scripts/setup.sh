@@ -29,7 +29,7 @@ make_env() {
 ONNX_PINS="transformers>=4.57,<4.58"
 case "${1:-all}" in
   core) make_env .venv test,prune,report,bnb ;;
-  onnx) make_env .venv-onnx test,onnx,bnb "$ONNX_PINS" ;;
-  all) make_env .venv test,prune,report,bnb; make_env .venv-onnx test,onnx,bnb "$ONNX_PINS" ;;
+  onnx) make_env .venv-onnx test,onnx,prune,report,bnb "$ONNX_PINS" ;;
+  all) make_env .venv test,prune,report,bnb; make_env .venv-onnx test,onnx,prune,report,bnb "$ONNX_PINS" ;;
   *) echo "usage: bash scripts/setup.sh [all|core|onnx]" >&2; exit 2 ;;
 esac
