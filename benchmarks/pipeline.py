@@ -110,6 +110,7 @@ def main() -> None:
                                      latency_batch_size=32, throughput_examples_per_s=t["throughput_examples_per_s"])
             rec["environment"] = {**rec["environment"], "threads": threads, "cpu": env["cpu"]}
             rec["label"] = labels[name]
+            rec["model"] = str(models[name])  # one spelling per model: the report matches shifted records by it
             rec.pop("_file", None)
             write_json(rec, report_in / f"{name}.{tag}.json")
     report = build_report([report_in], RESULTS / f"pipeline_{args.task}_report", baseline="teacher",
@@ -161,7 +162,8 @@ def main() -> None:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |", *rows, "",
         "Targets for the final stage (issue: >= 8x smaller, >= 4x faster, within 2 points):", "",
         *[f"- {'met' if ok else '**missed**'}: {name}" for name, ok in checks.items()], "",
-        f"Robustness and plots: [pipeline_{args.task}_report/report.md](pipeline_{args.task}_report/report.md).", "",
+        f"Robustness and plots: [pipeline_{args.task}_report/report.md](pipeline_{args.task}_report/report.md) "
+        f"(shifts: {', '.join((c or t) + (f' on {l} seeded examples' if l else ' on the whole split') for t, c, _, l in SHIFTS[args.task])}).", "",
         "## Interleaved timing", *timing_lines, ""])
     write_results(f"pipeline_{args.task}", data, md)
     print(md)

@@ -20,10 +20,12 @@ def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Option
     # the comparison table is per task on clean data; corrupted and out-of-distribution records of the
     # same models go to a robustness table under the task whose models they share
     records = [r for r in all_records if is_clean(r)]
-    models_by_task = {t: {r["model"] for r in records if r["task"] == t} for t in {r["task"] for r in records}}
-    shifted_only = {t for t, models in models_by_task.items()
-                    if any(models < other for o, other in models_by_task.items() if o != t)}
-    tasks = [t for t in dict.fromkeys(r["task"] for r in records) if t not in shifted_only]
+    # (a task whose models all belong to a task listed before it, e.g. rotten_tomatoes after sst2)
+    tasks: list[str] = []
+    for t in dict.fromkeys(r["task"] for r in records):
+        models = {r["model"] for r in records if r["task"] == t}
+        if not any(models <= {r["model"] for r in records if r["task"] == u} for u in tasks):
+            tasks.append(t)
     out_dir = Path(out_dir)
     sections, summary = [f"# {title}\n"], {}
     with atomic_directory(out_dir) as tmp:
