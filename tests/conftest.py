@@ -58,6 +58,15 @@ def _restore_torch_threads():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models train fastest on one thread; with several, a busy shared CPU slows them tenfold.
+    (``_restore_torch_threads`` puts the count back after the test.)"""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_accelerate_state():
     """Trainers share accelerate's process-wide state (mixed precision included): reset it between tests."""

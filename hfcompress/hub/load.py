@@ -43,10 +43,15 @@ class LoadedModel:
     loader: str  # name of the loader that built it
     record: Optional[CompressionRecord] = None
     preprocessor: Any = None
+    # floating inputs (``pixel_values``: collators make float32) are cast to this dtype; set by loaders
+    # whose model computes in another float dtype (fp16 / bf16). INT8 models keep float32 activations.
+    input_dtype: Optional[torch.dtype] = None
 
     def predict(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits for one collated batch."""
-        batch = match_input_dtype(self.model, batch)
+        if self.input_dtype is not None:
+            batch = {k: v.to(self.input_dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+                     for k, v in batch.items()}
         with torch.inference_mode():
             out = self.model(**batch)
         logits = out.logits if hasattr(out, "logits") else out[0]
@@ -60,20 +65,6 @@ class LoadedModel:
     def weight_files(self) -> list[Path]:
         """Files holding the weights, for the size on disk."""
         return sorted(p for p in self.path.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
-
-
-def match_input_dtype(model: Any, batch: dict[str, Any]) -> dict[str, Any]:
-    """Floating inputs (``pixel_values``) cast to a half-precision model's dtype.
-
-    Collators produce float32; a float16/bfloat16 model (``quantize --method fp16``) needs its own
-    dtype. Only half dtypes trigger this: INT8 modules keep float32 activations.
-    """
-    param = next((p for p in model.parameters() if p.is_floating_point()), None) \
-        if isinstance(model, torch.nn.Module) else None
-    if param is None or param.dtype not in (torch.float16, torch.bfloat16):
-        return batch
-    return {k: v.to(param.dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
-            for k, v in batch.items()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ as they are) and ``save_pretrained`` writes the tensors in that dtype, so the fi
 size. What hfcompress adds is the record (stage ``quantize`` with backend ``half`` and the
 dtype), so that ``hfcompress.load`` gives the model back in that dtype (transformers 4.x would
 load it as float32, and a pruned skeleton is always built in float32), and inputs cast to the
-model's dtype at prediction time (``hub.load.match_input_dtype``: ``pixel_values`` are float32).
+model's dtype at prediction time (``LoadedModel.input_dtype``, set by the ``half`` loader:
+``pixel_values`` are float32).
 
 On a CPU without native half arithmetic (no AVX512-FP16 / AMX) PyTorch computes fp16 and bf16
 with conversions around float32 kernels: expect the same speed or slower, not faster.

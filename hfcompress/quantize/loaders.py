@@ -168,7 +168,8 @@ def _load_half(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel
     from hfcompress.quantize.half import dtype_of
 
     loaded = _load_pytorch(path, task=task, source=source, **kwargs)
-    loaded.model.to(dtype_of(_quant_stage(loaded.record).result))
+    loaded.input_dtype = dtype_of(_quant_stage(loaded.record).result)
+    loaded.model.to(loaded.input_dtype)
     loaded.loader = "half"
     return loaded
 

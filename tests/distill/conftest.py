@@ -12,11 +12,5 @@ def tiny_teacher_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; with several, a busy shared CPU slows them tenfold."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every distillation test runs on one thread (fixture ``one_thread`` in tests/conftest.py)."""

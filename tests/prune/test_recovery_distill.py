@@ -20,13 +20,7 @@ from hfcompress.tasks import get_task
 from tests import helpers
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (the CPU is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models, shared CPU
 
 
 @pytest.fixture
