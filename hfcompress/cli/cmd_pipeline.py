@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("pipeline", help="run compression stages in sequence (e.g. distil, prune, quantize)")
+    p = sub.add_parser("pipeline", help="run compression stages in sequence (e.g. distil, prune, quantize)", allow_abbrev=False)
     p.add_argument("--recipe", required=True)
     p.add_argument("--limit", type=int, help="evaluate each stage on a seeded sample of N examples")
     p.add_argument("--threads", type=int)

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("push", help="upload a compressed model folder to the Hugging Face Hub")
+    p = sub.add_parser("push", help="upload a compressed model folder to the Hugging Face Hub", allow_abbrev=False)
     p.add_argument("--model", required=True, help="a folder hfcompress saved")
     p.add_argument("--repo-id", dest="repo_id", required=True, help="e.g. my-org/minilm-sst2-int8")
     p.add_argument("--public", action="store_true", help="create a public repo (default: private)")

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="compare evaluation records: table of size/speed/accuracy + plots")
+    p = sub.add_parser("report", help="compare evaluation records: table of size/speed/accuracy + plots", allow_abbrev=False)
     p.add_argument("inputs", nargs="+", help="evaluation JSON files (hfcompress evaluate --json) or folders of them")
     p.add_argument("--out", required=True, help="output folder (report.md, report.json, *.png)")
     p.add_argument("--baseline", help="the reference record: its file, model or label (default: first uncompressed)")

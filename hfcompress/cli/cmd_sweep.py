@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="run a recipe with list-valued numeric fields as a grid, one record per point")
+    p = sub.add_parser("sweep", help="run a recipe with list-valued numeric fields as a grid, one record per point", allow_abbrev=False)
     p.add_argument("--recipe", required=True)
     p.add_argument("--output-dir", dest="output_dir", required=True)
     p.add_argument("--limit", type=int, help="evaluate each point on a seeded sample of N examples")

@@ -16,7 +16,7 @@ from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
 
 
-def _positive(where: str, **values: float | int | None) -> None:
+def check_positive(where: str, **values: float | int | None) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
             raise ConfigError(f"{where}.{name}: must be > 0, got {value!r}")
@@ -50,7 +50,7 @@ class TrainingConfig(Config):
     datasets_mirror: Optional[str] = None
 
     def validate(self, where: str) -> None:
-        _positive(
+        check_positive(
             where,
             epochs=self.epochs,
             learning_rate=self.learning_rate,
@@ -96,22 +96,23 @@ class EvalConfig(Config):
     corruption: Optional[str] = None  # e.g. "gaussian_noise:3" or "char_noise:2" (robustness)
 
     def validate(self, where: str) -> None:
-        _positive(where, limit=self.limit, batch_size=self.batch_size, max_length=self.max_length,
+        check_positive(where, limit=self.limit, batch_size=self.batch_size, max_length=self.max_length,
                   threads=self.threads, repeats=self.repeats)
         if self.warmup < 0:
             raise ConfigError(f"{where}.warmup: must be >= 0, got {self.warmup}")
 
 
-# Recipe sections: name -> "module:ConfigClass". Each concern owns its config class; it is
-# imported only when a recipe uses that section, so a recipe never pulls in unused backends.
-SECTIONS: dict[str, str] = {
-    "train": "hfcompress.config.recipe:TrainConfig",
-    "evaluate": "hfcompress.config.recipe:EvalConfig",
-    "distill": "hfcompress.distill.config:DistillConfig",
-    "prune": "hfcompress.prune.config:PruneConfig",
-    "quantize": "hfcompress.quantize.config:QuantizeConfig",
-    "pipeline": "hfcompress.pipeline.run:PipelineConfig",
-}
+# Recipe sections: every method family of the registry, plus evaluate and pipeline. Each concern owns
+# its config class; it is imported only when a recipe uses that section.
+def _sections() -> dict[str, str]:
+    from hfcompress.methods.registry import FAMILIES
+
+    return {**{name: f.config for name, f in FAMILIES.items()},
+            "evaluate": "hfcompress.config.recipe:EvalConfig",
+            "pipeline": "hfcompress.pipeline.run:PipelineConfig"}
+
+
+SECTIONS: dict[str, str] = _sections()
 META_KEYS = ("name", "description")
 
 

@@ -2,19 +2,27 @@
 
     from hfcompress.distill import DistillConfig, distill
     distill(DistillConfig.from_dict({...}))
+
+Imported lazily (reading the config does not import torch or transformers).
 """
 
 from hfcompress.distill.config import DistillConfig, LossConfig, StudentConfig
-from hfcompress.distill.distiller import Distiller, build_distiller, uniform_layer_map
-from hfcompress.distill.trainer import DistillationTrainer, DistillationTrainingArguments
+
+_LAZY = {
+    "Distiller": "hfcompress.distill.distiller",
+    "build_distiller": "hfcompress.distill.distiller",
+    "uniform_layer_map": "hfcompress.distill.distiller",
+    "DistillationTrainer": "hfcompress.distill.trainer",
+    "DistillationTrainingArguments": "hfcompress.distill.trainer",
+    "distill": "hfcompress.distill.api",
+}
+
+__all__ = ["DistillConfig", "LossConfig", "StudentConfig", *_LAZY]
 
 
-def distill(*args, **kwargs):
-    """See :func:`hfcompress.distill.api.distill` (imported lazily: it pulls in evaluation)."""
-    from hfcompress.distill.api import distill as _distill
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
 
-    return _distill(*args, **kwargs)
-
-
-__all__ = ["DistillConfig", "DistillationTrainer", "DistillationTrainingArguments", "Distiller", "LossConfig",
-           "StudentConfig", "build_distiller", "distill", "uniform_layer_map"]
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)

@@ -29,6 +29,7 @@ from hfcompress.errors import ConfigError, ModelLoadError
 from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.load import LoadedModel, load
 from hfcompress.tasks import Task, get_task
+from hfcompress.tasks.batches import preprocessed
 
 
 @dataclasses.dataclass
@@ -63,13 +64,13 @@ def check_labels(teacher_config, student_config, task: Task, where: str = "disti
         raise ConfigError(f"{where}: teacher labels {t} and student labels {s} differ (order or names)")
 
 
-def prepare(cfg: DistillConfig) -> Prepared:
-    """Load the teacher, build the student and data, build and check every loss term."""
+def prepare(cfg: DistillConfig, teacher: Optional[LoadedModel] = None) -> Prepared:
+    """Load the teacher (unless given), build the student and data, build and check every loss term."""
     task = get_task(cfg.task)
     if cfg.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("distill.mixed_precision: fp16 needs a GPU; use bf16 on CPU")
     try:
-        teacher = load(cfg.teacher, task=task)
+        teacher = teacher if teacher is not None else load(cfg.teacher, task=task)
     except ModelLoadError as exc:
         raise ModelLoadError(f"distill.teacher: {exc}") from None
     if not isinstance(teacher.model, torch.nn.Module):
@@ -82,13 +83,12 @@ def prepare(cfg: DistillConfig) -> Prepared:
     if task.modality == "image" and student_preprocessor is not None:
         preprocessor = student_preprocessor
 
-    train_raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror,
-                          shuffle_seed=cfg.seed)
     augment = cfg.augment and task.modality == "image"
     if cfg.offline_teacher and augment:
         raise ConfigError("distill.offline_teacher: precomputed logits do not fit randomly augmented images; "
                           "set augment: false")
-    train_data = task.preprocess(train_raw, preprocessor, cfg.max_length, train=augment)
+    train_data = preprocessed(task, task.train_split, preprocessor, limit=cfg.max_train_samples,
+                              mirror=cfg.datasets_mirror, seed=cfg.seed, max_length=cfg.max_length, train=augment)
     collator = DistillCollator(task.collator(preprocessor))
     teacher_logits, offline_seconds = None, None
     if cfg.offline_teacher:
@@ -103,51 +103,45 @@ def prepare(cfg: DistillConfig) -> Prepared:
     return Prepared(cfg, task, teacher, student, preprocessor, dataset, collator, distiller, offline_seconds)
 
 
-def make_trainer(p: Prepared, output_dir: Path, callbacks: Optional[list] = None) -> DistillationTrainer:
-    cfg = p.cfg
-    from hfcompress.training.train import training_arguments
+def train_student(p: Prepared, output_dir: Path, callbacks: Optional[list] = None, resume_from: Optional[str] = None):
+    """Train the prepared student with the distillation Trainer; returns ``(trainer, train_output)``."""
+    from hfcompress.training.train import fit
 
+    cfg = p.cfg
     precision = {"bf16": {"bf16": True}, "fp16": {"fp16": True}}.get(cfg.mixed_precision or "", {})
     # Without a GPU, say so: TrainingArguments then builds a CPU process group (gloo) under
     # torchrun / accelerate launch; otherwise every launched process trains alone (measured).
     if not torch.cuda.is_available():
         precision["use_cpu"] = True
-    args = training_arguments(cfg, len(p.train_dataset), output_dir, args_class=DistillationTrainingArguments,
-                              temperature=cfg.temperature, distill_losses=[l.to_dict() for l in cfg.losses],
-                              regression=p.task.is_regression, **precision)
     teacher = None if cfg.offline_teacher else p.teacher.model
-    return DistillationTrainer(model=p.student, args=args, teacher=teacher, distiller=p.distiller,
-                               train_dataset=p.train_dataset, data_collator=p.collator,
-                               processing_class=p.preprocessor, callbacks=callbacks)
+    return fit(p.student, p.task, p.preprocessor, cfg, output_dir, p.train_dataset,
+               trainer_class=DistillationTrainer, args_class=DistillationTrainingArguments, collator=p.collator,
+               callbacks=callbacks, resume_from=resume_from,
+               args_overrides=dict(temperature=cfg.temperature, distill_losses=[l.to_dict() for l in cfg.losses],
+                                   regression=p.task.is_regression, **precision),
+               teacher=teacher, distiller=p.distiller, processing_class=p.preprocessor)
 
 
-def _eval_config(cfg: DistillConfig, model: str) -> EvalConfig:
-    return EvalConfig(task=cfg.task, model=model, limit=cfg.max_eval_samples, batch_size=cfg.eval_batch_size,
-                      max_length=cfg.max_length, threads=cfg.threads, repeats=cfg.eval_repeats,
-                      datasets_mirror=cfg.datasets_mirror)
-
-
-def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False,
-            callbacks: Optional[list] = None) -> dict[str, Any]:
-    """Distil ``cfg.teacher`` into a student; save it to ``cfg.output_dir``; return metrics of both."""
-    from hfcompress.evaluation.run import evaluate_loaded, evaluate_model, write_json
+def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: bool = False,
+            callbacks: Optional[list] = None):
+    """Distil ``cfg.teacher`` (or the loaded teacher ``model``) into a student; save it to
+    ``cfg.output_dir``; return a :class:`~hfcompress.methods.RunResult` (the caller evaluates)."""
     from hfcompress.hub.card import model_card
-    from hfcompress.hub.record import CompressionRecord
+    from hfcompress.hub.record import CompressionRecord, Stage
     from hfcompress.hub.save import save_compressed
+    from hfcompress.methods.contract import RunResult
+    from hfcompress.training.train import resolve_checkpoint
 
     set_threads(cfg.threads)
     set_seed(cfg.seed)
-    from hfcompress.training.train import resolve_checkpoint
-
     output_dir = Path(cfg.output_dir)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
-    p = prepare(cfg)  # every user error surfaces here, before any training
+    p = prepare(cfg, teacher=model)  # every user error surfaces here, before any training
     if overwrite and last is not None and _is_main():
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    trainer = make_trainer(p, checkpoint_dir, callbacks)
     start = time.perf_counter()
-    train_result = trainer.train(resume_from_checkpoint=last if resume else None)
+    trainer, train_result = train_student(p, checkpoint_dir, callbacks, resume_from=last if resume else None)
     train_seconds = time.perf_counter() - start
     rank, world = trainer.args.process_index, trainer.args.world_size
     print(f"[distill] rank {rank}/{world} finished training: {train_result.global_step} steps, "
@@ -155,18 +149,16 @@ def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False,
     student = trainer.accelerator.unwrap_model(trainer.model)
     detach_distiller(student)
     p.distiller.restore_attention(student, p.teacher.model)
-    result: dict[str, Any] = {"output_dir": str(output_dir), "train_loss": train_result.training_loss,
-                              "global_step": train_result.global_step, "train_seconds": train_seconds,
-                              "world_size": world, "offline_precompute_seconds": p.offline_seconds}
+    summary: dict[str, Any] = {"train_loss": train_result.training_loss, "global_step": train_result.global_step,
+                               "train_seconds": train_seconds, "world_size": world,
+                               "offline_precompute_seconds": p.offline_seconds, "saved": False}
+    base = CompressionRecord(base_model=cfg.teacher, task=p.task.name)
     if not trainer.is_world_process_zero():
-        return result
+        return RunResult(output_dir, Stage(method="distill"), summary)
 
     student = student.cpu().eval()
-    teacher_eval = None
-    if cfg.eval_at_end and cfg.eval_teacher:
-        p.teacher.model.cpu()
-        teacher_eval = evaluate_loaded(p.teacher, p.task, _eval_config(cfg, cfg.teacher))
-    record = CompressionRecord(base_model=cfg.teacher, task=p.task.name).with_stage(
+    p.teacher.model.cpu()
+    record = base.with_stage(
         "distill", params=cfg.to_dict(),
         result={"teacher": cfg.teacher,
                 "teacher_layers": num_layers(p.teacher.model),
@@ -178,21 +170,28 @@ def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False,
                 "offline_teacher": cfg.offline_teacher,
                 "offline_precompute_seconds": p.offline_seconds,
                 "train_loss": train_result.training_loss, "global_step": train_result.global_step,
-                "train_seconds": round(train_seconds, 2), "world_size": world,
-                "teacher_eval": teacher_eval["metrics"] if teacher_eval else None})
+                "train_seconds": round(train_seconds, 2), "world_size": world})
     title = f"{output_dir.name} ({p.task.name}, distilled)"
     save_compressed(student, output_dir, record, p.preprocessor, card=model_card(record, p.task, None, title))
-    result["saved"] = str(output_dir)
-    result["teacher_eval"] = teacher_eval
-    if cfg.eval_at_end:
-        student_eval = evaluate_model(_eval_config(cfg, str(output_dir)))
-        result["student_eval"] = student_eval
-        write_json({"teacher": teacher_eval, "student": student_eval}, output_dir / "distill_eval.json")
-        card = model_card(record, p.task, student_eval["metrics"], title)
-        tmp = output_dir / f".README.md.tmp-{os.getpid()}"
-        tmp.write_text(card)
-        os.replace(tmp, output_dir / "README.md")
-    return result
+    summary["saved"] = True
+    return RunResult(output_dir, record.stages[-1], summary)
+
+
+def _eval_config(cfg: DistillConfig, model: str) -> EvalConfig:
+    return EvalConfig(task=cfg.task, model=model, limit=cfg.max_eval_samples, batch_size=cfg.eval_batch_size,
+                      max_length=cfg.max_length, threads=cfg.threads, repeats=cfg.eval_repeats,
+                      datasets_mirror=cfg.datasets_mirror)
+
+
+def evaluations(cfg: DistillConfig) -> list[tuple[str, EvalConfig]]:
+    """What the caller evaluates after a distillation: (label, config) for the student and, with
+    ``eval_teacher``, the teacher (none without ``eval_at_end``)."""
+    if not cfg.eval_at_end:
+        return []
+    out = [("student", _eval_config(cfg, cfg.output_dir))]
+    if cfg.eval_teacher:
+        out.insert(0, ("teacher", _eval_config(cfg, cfg.teacher)))
+    return out
 
 
 def _is_main() -> bool:

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Literal, Optional
 
 from hfcompress.config.base import Config
-from hfcompress.config.recipe import TrainingConfig, _positive
+from hfcompress.config.recipe import TrainingConfig, check_positive
 from hfcompress.errors import ConfigError
 
 LOSS_NAMES = ("logits", "ce", "hidden", "attention", "crd")
@@ -54,7 +54,7 @@ class LossConfig(Config):
             raise ConfigError(f"{where}.name: unknown loss {self.name!r}; known: {', '.join(LOSS_NAMES)}")
         if self.weight < 0:
             raise ConfigError(f"{where}.weight: must be >= 0, got {self.weight}")
-        _positive(where, temperature=self.temperature, feature_dim=self.feature_dim, negatives=self.negatives,
+        check_positive(where, temperature=self.temperature, feature_dim=self.feature_dim, negatives=self.negatives,
                   nce_temperature=self.nce_temperature)
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"{where}.momentum: must be in [0, 1), got {self.momentum}")
@@ -96,7 +96,7 @@ class StudentConfig(Config):
     model: Optional[str] = None
 
     def validate(self, where: str) -> None:
-        _positive(where, every_k=self.every_k, num_layers=self.num_layers, hidden_size=self.hidden_size,
+        check_positive(where, every_k=self.every_k, num_layers=self.num_layers, hidden_size=self.hidden_size,
                   intermediate_size=self.intermediate_size, num_attention_heads=self.num_attention_heads)
         if self.kind == "layers" and self.layers is None and self.every_k is None:
             raise ConfigError(f"{where}: kind 'layers' needs 'layers' (teacher layer indices) or 'every_k'")
@@ -131,7 +131,7 @@ class DistillConfig(TrainingConfig):
 
     def validate(self, where: str) -> None:
         super().validate(where)
-        _positive(where, temperature=self.temperature, eval_repeats=self.eval_repeats)
+        check_positive(where, temperature=self.temperature, eval_repeats=self.eval_repeats)
         if not self.losses:
             raise ConfigError(f"{where}.losses: at least one loss term is needed")
         names = [l.name for l in self.losses]

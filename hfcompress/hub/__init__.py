@@ -6,13 +6,13 @@ from hfcompress.hub.load import (
     Loader,
     load,
     register_loader,
-    register_rebuild,
     resolve_model_dir,
 )
 from hfcompress.hub.record import RECORD_KEY, CompressionRecord, Stage
+from hfcompress.hub.rebuild import rebuild_skeleton
 from hfcompress.hub.save import atomic_directory, save_compressed
 
 __all__ = [
     "AutoCompressedModel", "CompressionRecord", "LoadedModel", "Loader", "RECORD_KEY", "Stage",
-    "atomic_directory", "load", "register_loader", "register_rebuild", "resolve_model_dir", "save_compressed",
+    "atomic_directory", "load", "register_loader", "rebuild_skeleton", "resolve_model_dir", "save_compressed",
 ]

@@ -79,23 +79,11 @@ class Loader:
 
 
 _LOADERS: list[Loader] = []
-# method name -> function(model, stage) that reshapes a freshly built skeleton to the saved one
-_REBUILDERS: dict[str, Callable[[torch.nn.Module, Stage], None]] = {}
 
 
 def register_loader(loader: Loader) -> Loader:
     _LOADERS[:] = sorted([*(l for l in _LOADERS if l.name != loader.name), loader], key=lambda l: -l.priority)
     return loader
-
-
-def register_rebuild(method: str):
-    """Decorator: register how to reshape a skeleton for a stage ``method`` before weights load."""
-
-    def wrap(fn):
-        _REBUILDERS[method] = fn
-        return fn
-
-    return wrap
 
 
 def loaders() -> list[str]:
@@ -134,24 +122,21 @@ def read_config(path: Path) -> dict:
         raise ModelLoadError(f"{cfg}: unreadable ({exc})") from None
 
 
-# Modules that register loaders or rebuild functions when imported. Imported on the first load,
-# so that every kind of saved model loads without its caller importing the method's package.
-PLUGINS = ("hfcompress.prune.rebuild", "hfcompress.distill.rebuild", "hfcompress.quantize.loaders")
 _plugins_loaded = False
 
 
 def _load_plugins() -> None:
+    """Import the registry's loader plugins on the first load, so every kind of saved model loads
+    without its caller importing the method's package. A missing plugin is a bug, not skipped."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     import importlib
 
-    for name in PLUGINS:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not name.startswith(str(exc.name)):  # a dependency inside the plugin is missing: a real error
-                raise
+    from hfcompress.methods.registry import LOADER_PLUGINS
+
+    for name in LOADER_PLUGINS:
+        importlib.import_module(name)
     _plugins_loaded = True
 
 
@@ -176,47 +161,32 @@ def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = N
 # ---------------------------------------------------------------------------------------------
 # The default loader: transformers PyTorch models, compressed or not
 # ---------------------------------------------------------------------------------------------
-def _model_class(config, task):
-    if task is not None:
-        return task.model_class
-    import transformers
-
-    archs = getattr(config, "architectures", None) or []
-    for arch in archs:
-        cls = getattr(transformers, arch, None)
-        if cls is not None:
-            return cls
-    raise ModelLoadError(f"config.json names no known architecture ({archs}); pass a task to pick the head")
-
-
-def _load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel:
+def load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel:
+    """The default loader: a transformers PyTorch model, rebuilt from its record when compressed."""
     from transformers import AutoConfig
+
+    from hfcompress.hub.rebuild import model_class, rebuild_skeleton, stages_to_rebuild
 
     if not any(path.glob("*.safetensors")):
         raise ModelLoadError(f"{path} has no .safetensors weights; hfcompress loads safetensors only "
                              "(re-save with save_pretrained(..., safe_serialization=True))")
     config = AutoConfig.from_pretrained(path)
     record = CompressionRecord.from_model_config(config)
-    cls = _model_class(config, task)
     if task is not None:
         task.check_model_labels(config)
-    rebuilds = [s for s in (record.stages if record else []) if s.method in _REBUILDERS]
-    if not rebuilds:
-        model = cls.from_pretrained(path, config=config, use_safetensors=True, **kwargs)
+    if not stages_to_rebuild(record):
+        model = model_class(config, task).from_pretrained(path, config=config, use_safetensors=True, **kwargs)
     else:
         # Build the skeleton the record describes, then load the weights strictly into it.
-        # Auto classes build from a config with from_config, concrete classes with their constructor
-        model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
-        for stage in rebuilds:
-            _REBUILDERS[stage.method](model, stage)
-        _load_safetensors_strict(model, path)
+        model = rebuild_skeleton(config, task, record)
+        load_safetensors_strict(model, path)
     model.eval()
     preprocessor = task.load_preprocessor(str(path)) if task is not None else None
     return LoadedModel(model=model, config=config, path=path, source=source or str(path), loader="pytorch",
                        record=record, preprocessor=preprocessor)
 
 
-def _load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
+def load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
     state: dict[str, torch.Tensor] = {}
@@ -231,7 +201,7 @@ def _load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
                              f"unexpected {unexpected[:5]}")
 
 
-register_loader(Loader(name="pytorch", matches=lambda path, config: True, load=_load_pytorch, priority=0))
+register_loader(Loader(name="pytorch", matches=lambda path, config: True, load=load_pytorch, priority=0))
 
 
 class AutoCompressedModel:

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from hfcompress.hub.record import CompressionRecord
 
@@ -52,12 +52,27 @@ def save_compressed(
     record: CompressionRecord,
     preprocessor=None,
     card: Optional[str] = None,
+    *,
+    config=None,
+    write_weights: Optional[Callable[[Path], None]] = None,
 ) -> Path:
-    """Save ``model`` (safetensors) + ``record`` in its config.json + preprocessor + model card."""
+    """The one save path of every method: weights + ``config.json`` carrying ``record`` + preprocessor +
+    model card, published atomically.
+
+    ``write_weights(folder)`` writes the weight files (packed sparse tensors, INT8 tensors, an ONNX
+    graph ...); by default ``model.save_pretrained`` writes safetensors. ``config`` is the transformers
+    config to store (default ``model.config``).
+    """
     output_dir = Path(output_dir)
-    record.attach(model.config)
+    config = config if config is not None else model.config
+    record.attach(config)
     with atomic_directory(output_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        if write_weights is None:
+            model.save_pretrained(tmp, safe_serialization=True)
+        else:
+            write_weights(tmp)
+        if write_weights is not None or model is None or config is not model.config:
+            config.save_pretrained(tmp)
         if preprocessor is not None:
             preprocessor.save_pretrained(tmp)
         if card is not None:

@@ -25,15 +25,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from hfcompress.config import EvalConfig
 from hfcompress.config.base import Config
-from hfcompress.config.recipe import section_class
 from hfcompress.errors import ConfigError
 from hfcompress.evaluation import evaluate_model, write_json
-from hfcompress.config import EvalConfig
-from hfcompress.sweep.run import RUNNERS, _runner
-
-# the field of each method's config that names its input model
-INPUT_FIELD = {"train": "model", "distill": "teacher", "prune": "model", "quantize": "model"}
+from hfcompress.methods.registry import FAMILIES, config_class
 
 
 @dataclasses.dataclass
@@ -76,18 +72,19 @@ class PipelineConfig(Config):
         for i, entry in enumerate(self.stages, start=1):
             at = f"{where}.stages[{i - 1}]"
             if not isinstance(entry, dict) or len(entry) != 1:
-                raise ConfigError(f"{at}: each stage is a mapping with one key, one of {', '.join(RUNNERS)}")
+                raise ConfigError(f"{at}: each stage is a mapping with one key, one of {', '.join(FAMILIES)}")
             (section, body), = entry.items()
-            if section not in RUNNERS:
-                raise ConfigError(f"{at}: unknown stage {section!r}; choose from {', '.join(RUNNERS)}")
+            if section not in FAMILIES:
+                raise ConfigError(f"{at}: unknown stage {section!r}; choose from {', '.join(FAMILIES)}")
             body = dict(body or {})
-            for fixed in ("task", "output_dir", INPUT_FIELD[section]):
+            input_field = FAMILIES[section].input_field
+            for fixed in ("task", "output_dir", input_field):
                 if fixed in body:
                     raise ConfigError(f"{at}.{section}.{fixed}: set by the pipeline, remove it from the stage")
             name = f"{i:02d}-{section}"
             out = Path(self.output_dir) / name
-            body.update({"task": self.task, "output_dir": str(out), INPUT_FIELD[section]: current})
-            config = section_class(section).from_dict(body, where=f"{at}.{section}")
+            body.update({"task": self.task, "output_dir": str(out), input_field: current})
+            config = config_class(section).from_dict(body, where=f"{at}.{section}")
             stages.append(Stage(name=name, section=section, config=config, output_dir=out,
                                 record_path=Path(self.output_dir) / f"{name}.eval.json"))
             current = str(out)
@@ -103,8 +100,12 @@ def run_pipeline(cfg: PipelineConfig, eval_overrides: Optional[dict] = None,
             print(f"pipeline: stage {stage.name} already done, skipping")
         else:
             print(f"pipeline: running stage {stage.name}")
-            run = (runners or {}).get(stage.section) or _runner(stage.section)
-            run(stage.config)
+            if runners and stage.section in runners:
+                runners[stage.section](stage.config)
+            else:
+                from hfcompress.api import run_method
+
+                run_method(stage.section, stage.config)
             record = evaluate_model(cfg.eval_config(str(stage.output_dir), **(eval_overrides or {})))
             record["label"] = stage.name
             write_json(record, stage.record_path)

@@ -4,11 +4,12 @@ record and reloads through ``hfcompress.load``."""
 
 from hfcompress.prune.config import PruneConfig, PruneError
 
-__all__ = ["PruneConfig", "PruneError", "frozen_copy", "prune", "prune_model", "recover", "save_pruned"]
+__all__ = ["PruneConfig", "PruneError", "frozen_copy", "prune", "prune_in_memory", "prune_model", "recover",
+           "save_pruned"]
 
 
 def __getattr__(name):  # keep ``import hfcompress.prune`` light (no Trainer import)
-    if name in ("frozen_copy", "prune", "prune_model", "recover", "save_pruned"):
+    if name in ("frozen_copy", "prune", "prune_in_memory", "prune_model", "recover", "save_pruned"):
         from hfcompress.prune import api
 
         return getattr(api, name)

@@ -1,4 +1,4 @@
-"""Quantization: ONNX Runtime (Optimum), PyTorch INT8 and QAT, bitsandbytes; ``auto`` picks by measurement.
+"""Quantization: ONNX Runtime, PyTorch INT8 and QAT, bitsandbytes; ``auto`` picks by measurement.
 
 ``quantize(QuantizeConfig(...))`` writes a folder that ``hfcompress.load`` and ``hfcompress evaluate``
 read back; see :mod:`hfcompress.quantize.api`.
@@ -7,10 +7,11 @@ read back; see :mod:`hfcompress.quantize.api`.
 from hfcompress.quantize.config import METHODS, QuantizeConfig
 
 
-def quantize(cfg: QuantizeConfig) -> dict:
+def quantize(cfg: QuantizeConfig, **kwargs):
+    """See :func:`hfcompress.quantize.api.quantize` (imported lazily)."""
     from hfcompress.quantize.api import quantize as _quantize
 
-    return _quantize(cfg)
+    return _quantize(cfg, **kwargs)
 
 
 __all__ = ["METHODS", "QuantizeConfig", "quantize"]

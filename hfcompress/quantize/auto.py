@@ -35,14 +35,6 @@ DEFAULT_CANDIDATES = {
 }
 
 
-def _have_optimum() -> bool:
-    try:
-        import optimum.onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _measure(path: str, task, cfg: QuantizeConfig) -> dict[str, Any]:
     import hfcompress
     from hfcompress.config import EvalConfig
@@ -72,21 +64,43 @@ def candidate_config(cfg: QuantizeConfig, method: str, out: Path) -> QuantizeCon
     return sub
 
 
-def quantize_auto(cfg: QuantizeConfig, task) -> dict[str, Any]:
+class AutoSelect:
+    """The ``auto`` method: quantize with every candidate backend, measure, publish the fastest correct one."""
+
+    def check_supported(self, method: str, modality: str) -> None:
+        pass  # each candidate is checked in run()
+
+    def run(self, cfg: QuantizeConfig, task, model=None):
+        return quantize_auto(cfg, task, model=model)
+
+
+def _unavailable(method: str):
+    """Why a candidate's backend cannot run here (its missing dependency), or None."""
+    from hfcompress.quantize.api import backend
+
+    try:
+        backend(method).require()
+    except HfCompressError as exc:
+        return str(exc)
+    return None
+
+
+def quantize_auto(cfg: QuantizeConfig, task, model=None):
     from hfcompress.evaluation.efficiency import cpu_flags, set_threads
+    from hfcompress.hub.record import RECORD_KEY, CompressionRecord
     from hfcompress.hub.save import atomic_directory
+    from hfcompress.methods.contract import RunResult
     from hfcompress.quantize.api import check_supported, quantize
 
+    if model is not None:
+        raise HfCompressError("quantize.method: 'auto' measures each backend on the saved model; pass a folder")
     threads = set_threads(cfg.threads)
     flags = cpu_flags()
     candidates = list(cfg.auto_candidates or DEFAULT_CANDIDATES[task.modality])
     for m in candidates:
         check_supported(m, task.modality)
-    skipped = {}
-    if not _have_optimum():
-        skipped.update({m: "optimum-onnx not installed (bash scripts/setup.sh onnx)" for m in candidates
-                        if m.startswith("onnx")})
-        candidates = [m for m in candidates if m not in skipped]
+    skipped = {m: why for m in candidates if (why := _unavailable(m))}
+    candidates = [m for m in candidates if m not in skipped]
     if not candidates:
         raise HfCompressError(f"auto: no candidate method is available here ({skipped})")
     print(f"auto: CPU flags {', '.join(flags) or 'none'}; {threads} thread(s); candidates {', '.join(candidates)}"
@@ -130,10 +144,13 @@ def quantize_auto(cfg: QuantizeConfig, task) -> dict[str, Any]:
         with atomic_directory(cfg.output_dir) as tmp:
             for entry in (Path(work) / chosen).iterdir():
                 shutil.copy2(entry, tmp / entry.name)
+            # the chosen folder's record, told that 'auto' chose it (through CompressionRecord, not raw JSON)
             config_path = tmp / "config.json"
             config = json.loads(config_path.read_text())
-            stage = config["hfcompress"]["stages"][-1]
-            stage["params"]["method"] = "auto"
-            stage["result"]["auto"] = decision
+            record = CompressionRecord.from_model_config(config)
+            stage = record.stages[-1]
+            stage.params["method"] = "auto"
+            stage.result["auto"] = decision
+            config[RECORD_KEY] = record.to_dict()
             config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    return {"output_dir": cfg.output_dir, "method": chosen, "auto": decision}
+    return RunResult(Path(cfg.output_dir), stage, {"method": chosen, "auto": decision})

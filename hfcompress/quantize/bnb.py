@@ -12,9 +12,6 @@ time, on a CPU; use ``torch-dynamic`` or ONNX Runtime for speed.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from hfcompress.errors import HfCompressError
 from hfcompress.quantize.config import QuantizeConfig
 
@@ -40,31 +37,6 @@ def bnb_config(cfg: QuantizeConfig):
                               bnb_4bit_compute_dtype=getattr(torch, cfg.bnb_compute_dtype),
                               bnb_4bit_use_double_quant=cfg.bnb_double_quant,
                               llm_int8_skip_modules=["classifier"])
-
-
-def quantize_bnb(loaded, task, cfg: QuantizeConfig, base_record, out_dir: Path) -> dict[str, Any]:
-    """Reload ``loaded``'s folder with a ``BitsAndBytesConfig``; save it, with the record, to ``out_dir``.
-
-    The classifier head stays in float (``llm_int8_skip_modules``): it is tiny and its outputs
-    are the logits we score.
-    """
-    require_bnb()
-    from hfcompress.hub.load import _REBUILDERS
-
-    rebuilt = [s.method for s in (loaded.record.stages if loaded.record else []) if s.method in _REBUILDERS]
-    if rebuilt:
-        raise HfCompressError(f"{cfg.method} reloads the model folder with transformers' from_pretrained, but "
-                              f"{loaded.path} needs hfcompress's skeleton rebuild ({', '.join(rebuilt)}); "
-                              "use --method torch-dynamic or onnx-dynamic for this model")
-    qconfig = bnb_config(cfg)
-    model = task.model_class.from_pretrained(loaded.path, quantization_config=qconfig, device_map="cpu")
-    result = {"backend": "bitsandbytes", "scheme": "llm.int8" if cfg.method == "bnb-8bit" else cfg.bnb_4bit_quant_type,
-              "compute_dtype": cfg.bnb_compute_dtype}
-    base_record.with_stage("quantize", cfg.to_dict(), result).attach(model.config)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    if loaded.preprocessor is not None:
-        loaded.preprocessor.save_pretrained(out_dir)
-    return result
 
 
 def is_bnb_folder(config: dict) -> bool:

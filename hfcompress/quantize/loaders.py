@@ -23,7 +23,8 @@ from typing import Iterator, Optional
 import torch
 
 from hfcompress.errors import ModelLoadError
-from hfcompress.hub.load import LoadedModel, Loader, _model_class, _REBUILDERS, register_loader
+from hfcompress.hub.load import LoadedModel, Loader, load_pytorch, register_loader
+from hfcompress.hub.rebuild import model_class, rebuild_skeleton
 from hfcompress.hub.record import CompressionRecord
 
 
@@ -104,13 +105,7 @@ def _load_torch_int8(path: Path, task=None, source: str = "", **_) -> LoadedMode
     config = AutoConfig.from_pretrained(path)
     record = CompressionRecord.from_model_config(config)
     stage = _quant_stage(record)
-    cls = _model_class(config, task)
-    skeleton = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
-    for earlier in record.stages:
-        if earlier is stage:
-            break
-        if earlier.method in _REBUILDERS:
-            _REBUILDERS[earlier.method](skeleton, earlier)
+    skeleton = rebuild_skeleton(config, task, record, until=stage)
     scheme, flow = stage.result.get("scheme"), stage.result.get("flow", "ptq")
     if scheme == "dynamic":
         model = torch_int8.quantize_dynamic_linear(skeleton, per_channel=bool(stage.result.get("per_channel")))
@@ -146,8 +141,7 @@ def _load_bnb(path: Path, task=None, source: str = "", **_) -> LoadedModel:
 
     require_bnb()
     config = AutoConfig.from_pretrained(path)
-    cls = _model_class(config, task)
-    model = cls.from_pretrained(path, device_map="cpu", use_safetensors=True).eval()
+    model = model_class(config, task).from_pretrained(path, device_map="cpu", use_safetensors=True).eval()
     preprocessor = task.load_preprocessor(str(path)) if task is not None else None
     return LoadedModel(model=model, config=config, path=path, source=source or str(path), loader="bitsandbytes",
                        record=CompressionRecord.from_model_config(config), preprocessor=preprocessor)
@@ -164,10 +158,9 @@ def _matches_half(path: Path, config: dict) -> bool:
 
 
 def _load_half(path: Path, task=None, source: str = "", **kwargs) -> LoadedModel:
-    from hfcompress.hub.load import _load_pytorch
     from hfcompress.quantize.half import dtype_of
 
-    loaded = _load_pytorch(path, task=task, source=source, **kwargs)
+    loaded = load_pytorch(path, task=task, source=source, **kwargs)
     loaded.input_dtype = dtype_of(_quant_stage(loaded.record).result)
     loaded.model.to(loaded.input_dtype)
     loaded.loader = "half"

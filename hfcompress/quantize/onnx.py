@@ -33,6 +33,9 @@ def require_optimum():
     return ort
 
 
+require_onnxruntime = require_optimum  # renamed when the ONNX path moves off Optimum
+
+
 def ort_model_class(modality: str):
     ort = require_optimum()
     return ort.ORTModelForImageClassification if modality == "image" else ort.ORTModelForSequenceClassification

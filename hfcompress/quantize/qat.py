@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import Trainer, TrainerCallback
+from transformers import TrainerCallback
 
 from hfcompress.quantize import torch_int8
 from hfcompress.quantize.config import QuantizeConfig
@@ -76,10 +76,11 @@ def convert_linear_qat(model: nn.Module, per_channel: bool = False) -> nn.Module
     return torch_int8.quantize_dynamic_linear(model, per_channel=per_channel)
 
 
-def quantization_aware_training(loaded, task, cfg: QuantizeConfig) -> tuple[nn.Module, dict[str, Any]]:
+def quantization_aware_training(loaded, task, cfg: QuantizeConfig, callbacks=None) -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tune ``loaded.model`` with fake quantization on ``task``; return the INT8 model and the stage result."""
     from hfcompress.config import TrainConfig
-    from hfcompress.training.train import training_arguments
+    from hfcompress.tasks.batches import preprocessed
+    from hfcompress.training.train import fit
 
     torch.manual_seed(cfg.seed)
     torch_int8.set_engine()
@@ -91,18 +92,16 @@ def quantization_aware_training(loaded, task, cfg: QuantizeConfig) -> tuple[nn.M
         model = prepare_linear_qat(loaded.model, per_channel)
     model.train()
 
-    train_cfg = TrainConfig(task=cfg.task, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.epochs,
+    train_cfg = TrainConfig(task=task.name, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.epochs,
                             learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, seed=cfg.seed,
                             max_train_samples=cfg.max_train_samples, max_length=cfg.max_length,
                             datasets_mirror=cfg.datasets_mirror, threads=cfg.threads)
-    raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror, shuffle_seed=cfg.seed)
-    data = task.preprocess(raw, loaded.preprocessor, cfg.max_length, train=True)
+    data = preprocessed(task, task.train_split, loaded.preprocessor, limit=cfg.max_train_samples,
+                        mirror=cfg.datasets_mirror, seed=cfg.seed, max_length=cfg.max_length, train=True)
     callback = QATFreezeCallback()
     with tempfile.TemporaryDirectory(prefix="hfcompress-qat-") as work, torch_int8.quiet():
-        args = training_arguments(train_cfg, len(data), work, save_strategy="no", warmup_steps=0)
-        trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=task.collator(loaded.preprocessor),
-                          callbacks=[callback])
-        out = trainer.train()
+        _, out = fit(model, task, loaded.preprocessor, train_cfg, work, data, callbacks=[callback, *(callbacks or [])],
+                     args_overrides={"save_strategy": "no", "warmup_steps": 0})
 
     model.eval()
     if task.modality == "image":

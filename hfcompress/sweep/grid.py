@@ -15,11 +15,12 @@ from typing import Any, Union, get_args, get_origin
 
 import yaml
 
-from hfcompress.config.recipe import META_KEYS, SECTIONS, section_class
+from hfcompress.config.recipe import META_KEYS, SECTIONS
 from hfcompress.errors import ConfigError
+from hfcompress.methods.registry import FAMILIES, config_class
 
-# Sections whose runs a sweep can drive (evaluate is applied to every point, not swept over).
-SWEEPABLE = ("train", "distill", "prune", "quantize")
+# Sections whose runs a sweep can drive: the method families (evaluate is applied to every point).
+SWEEPABLE = tuple(FAMILIES)
 
 
 def _is_numeric(tp: Any) -> bool:
@@ -63,7 +64,7 @@ def expand(data: dict, where: str = "recipe") -> tuple[str, list[Point], dict]:
     section = data[name]
     if not isinstance(section, dict):
         raise ConfigError(f"{where}.{name}: expected a mapping")
-    cls = section_class(name)
+    cls = config_class(name)
     hints = typing.get_type_hints(cls)
     axes: dict[str, list] = {}
     for key, value in section.items():
@@ -73,8 +74,9 @@ def expand(data: dict, where: str = "recipe") -> tuple[str, list[Point], dict]:
             raise ConfigError(f"{where}.{name}: unknown key {key!r} (cannot sweep it)")
         if _is_list(hints[key]):
             continue  # a list-valued field (prune.drop, quantize.auto_candidates), not a sweep
-        if not _is_numeric(hints[key]):
-            raise ConfigError(f"{where}.{name}.{key}: only numeric fields can be swept")
+        if not _is_numeric(hints[key]) or key not in FAMILIES[name].sweepable:
+            raise ConfigError(f"{where}.{name}.{key}: cannot be swept; sweepable fields of {name}: "
+                              f"{', '.join(FAMILIES[name].sweepable)}")
         if not value:
             raise ConfigError(f"{where}.{name}.{key}: empty sweep list")
         bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float))]

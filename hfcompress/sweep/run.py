@@ -9,7 +9,6 @@ interrupted sweep continues where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -18,25 +17,16 @@ from hfcompress.config import EvalConfig
 from hfcompress.evaluation import evaluate_model, write_json
 from hfcompress.sweep.grid import load_sweep
 
-# section -> "module:function" taking the section's config (with output_dir set) and running it
-RUNNERS = {
-    "train": "hfcompress.training:train",
-    "distill": "hfcompress.distill:distill",
-    "prune": "hfcompress.prune:prune",
-    "quantize": "hfcompress.quantize:quantize",
-}
-
-
-def _runner(section: str) -> Callable:
-    module, _, fn = RUNNERS[section].partition(":")
-    return getattr(importlib.import_module(module), fn)
-
-
 def run_sweep(recipe: str | Path, output_dir: str | Path, eval_overrides: Optional[dict] = None,
               runner: Optional[Callable] = None) -> dict[str, Any]:
     section, points, others = load_sweep(recipe)  # validates every point before anything runs
     output_dir = Path(output_dir)
-    run = runner or _runner(section)
+    if runner is None:
+        from hfcompress.api import run_method
+
+        def runner(cfg):
+            return run_method(section, cfg)
+    run = runner
     eval_base = {**(others.get("evaluate") or {}), **(eval_overrides or {})}
     rows = []
     for point in points:

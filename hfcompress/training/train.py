@@ -27,6 +27,7 @@ from hfcompress.hub.record import RECORD_KEY, CompressionRecord
 from hfcompress.hub.save import save_compressed
 from hfcompress.models.zoo import is_scratch, scratch_config
 from hfcompress.tasks import Task, get_task
+from hfcompress.tasks.batches import preprocessed
 
 HEAD_SUFFIXES = ("ForSequenceClassification", "ForImageClassification")
 
@@ -107,34 +108,57 @@ def resolve_checkpoint(output_dir: Path, resume: bool, overwrite: bool) -> tuple
     return checkpoint_dir, last
 
 
-def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
-          callbacks: Optional[list] = None) -> dict[str, Any]:
-    """Fine-tune ``cfg.model`` on ``cfg.task``; save to ``cfg.output_dir``; return final metrics."""
+def fit(model, task: Task, preprocessor, cfg: TrainingConfig, output_dir: str | Path, train_data, *,
+        trainer_class: type = Trainer, args_class: type = TrainingArguments, collator=None, eval_data=None,
+        callbacks: Optional[list] = None, resume_from: Optional[str] = None,
+        args_overrides: Optional[dict[str, Any]] = None, **trainer_kwargs: Any):
+    """The one fine-tuning helper: hfcompress's Trainer defaults around ``trainer_class`` (a
+    ``transformers.Trainer`` or subclass); used by ``train``, pruning recovery, QAT and distillation.
+
+    Returns ``(trainer, train_output)``; the caller saves the model.
+    """
+    args = training_arguments(cfg, len(train_data), Path(output_dir), args_class=args_class,
+                              **(args_overrides or {}))
+    trainer = trainer_class(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
+                            data_collator=collator or task.collator(preprocessor), callbacks=callbacks,
+                            **trainer_kwargs)
+    return trainer, trainer.train(resume_from_checkpoint=resume_from)
+
+
+def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool = False,
+          callbacks: Optional[list] = None):
+    """Fine-tune ``cfg.model`` (or the loaded ``model``) on ``cfg.task``; save to ``cfg.output_dir``.
+
+    The Trainer's own evaluation of the eval split (``eval_at_end``) is stored in the record stage.
+    """
+    from hfcompress.methods.contract import RunResult
+
     task = get_task(cfg.task)
     set_threads(cfg.threads)
     set_seed(cfg.seed)
     output_dir = Path(cfg.output_dir)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
-    model, preprocessor = build_model(cfg.model, task, reinit_head=cfg.reinit_head)
-    train_raw = task.load(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror,
-                          shuffle_seed=cfg.seed)
-    eval_raw = task.load(task.eval_splits[0], limit=cfg.max_eval_samples, mirror=cfg.datasets_mirror)
-    train_data = task.preprocess(train_raw, preprocessor, cfg.max_length, train=cfg.augment)
-    eval_data = task.preprocess(eval_raw, preprocessor, cfg.max_length, train=False)
+    if model is not None:
+        net, preprocessor, start = model.model.train(), model.preprocessor, model.record
+    else:
+        net, preprocessor = build_model(cfg.model, task, reinit_head=cfg.reinit_head)
+        start = CompressionRecord.from_model_config(net.config)
+    train_data = preprocessed(task, task.train_split, preprocessor, limit=cfg.max_train_samples,
+                              mirror=cfg.datasets_mirror, seed=cfg.seed, max_length=cfg.max_length,
+                              train=cfg.augment)
+    eval_data = preprocessed(task, task.eval_splits[0], preprocessor, limit=cfg.max_eval_samples,
+                             mirror=cfg.datasets_mirror, seed=None, max_length=cfg.max_length)
 
     if overwrite and last is not None:
         shutil.rmtree(checkpoint_dir)
-    args = training_arguments(cfg, len(train_data), checkpoint_dir)
-    trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data,
-                      data_collator=task.collator(preprocessor), processing_class=preprocessor,
-                      compute_metrics=task.compute_metrics, callbacks=callbacks)
-    train_result = trainer.train(resume_from_checkpoint=last if resume else None)
+    trainer, train_result = fit(net, task, preprocessor, cfg, checkpoint_dir, train_data, eval_data=eval_data,
+                                callbacks=callbacks, resume_from=last if resume else None,
+                                processing_class=preprocessor, compute_metrics=task.compute_metrics)
     metrics = trainer.evaluate() if cfg.eval_at_end else {}
 
     # continue the input model's history (e.g. fine-tuning after pruning), or start one
-    start = getattr(model.config, RECORD_KEY, None)
-    record = (CompressionRecord.from_dict(start) if start else CompressionRecord(base_model=cfg.model, task=task.name))
+    record = start or CompressionRecord(base_model=cfg.model, task=task.name)
     record = record.with_stage(
         "finetune", params=cfg.to_dict(),
         result={"train_loss": train_result.training_loss, "global_step": train_result.global_step,
@@ -146,6 +170,5 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False,
                                                                         "pearson", "spearmanr")},
                           title=f"{Path(cfg.output_dir).name} ({task.name})")
         save_compressed(trainer.model, output_dir, record, preprocessor, card=card)
-    return {"output_dir": str(output_dir), "train_loss": train_result.training_loss,
-            "global_step": train_result.global_step, **metrics}
-
+    return RunResult(output_dir, record.stages[-1], {"train_loss": train_result.training_loss,
+                                                     "global_step": train_result.global_step, **metrics})

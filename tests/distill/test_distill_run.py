@@ -55,7 +55,13 @@ def test_recipe_run_saves_student_with_its_record(tmp_path, tiny_teacher_dir, us
             losses=[{"name": "logits"}, {"name": "ce", "weight": 0.5}, {"name": "hidden", "embeddings": True},
                     {"name": "attention", "layer_map": [[0, 1], [1, 3]]}, {"name": "crd", "negatives": 64}])
     result = distill(c)
-    assert result["student_eval"]["metrics"]["accuracy"] >= 0 and result["teacher_eval"]["metrics"]
+    assert result.output_dir == tmp_path / "s" and result.stage.method == "distill"
+    # evaluation is the caller's: the registry says what to evaluate after a distillation
+    from hfcompress.evaluation import evaluate_model
+    from hfcompress.methods.registry import evaluations
+
+    records = {label: evaluate_model(e) for label, e in evaluations("distill", c)}
+    assert records["student"]["metrics"]["accuracy"] >= 0 and records["teacher"]["metrics"]
     loaded = load(tmp_path / "s")
     assert loaded.model.config.num_hidden_layers == 2
     assert not any(k.startswith("distill_heads") for k in loaded.model.state_dict())  # heads not saved
@@ -66,7 +72,6 @@ def test_recipe_run_saves_student_with_its_record(tmp_path, tiny_teacher_dir, us
     assert res["losses"]["terms"]["hidden"]["layer_map"] == [[0, 1], [1, 3]]
     assert res["losses"]["terms"]["attention"]["layer_map"] == [[0, 1], [1, 3]]
     assert set(res["losses"]["terms"]) == {"logits", "ce", "hidden", "attention", "crd"}
-    assert json.loads((tmp_path / "s" / "distill_eval.json").read_text())["student"]["task"] == "sst2"
 
 
 def test_resume_and_overwrite_rules(tmp_path, tiny_teacher_dir, use_fixture_mirror):
@@ -111,7 +116,7 @@ def test_resnet_student_with_stage_features_and_crd(tmp_path, use_fixture_mirror
     assert terms["hidden"]["pairs"] == [["resnet.encoder.stages.1", "resnet.encoder.stages.0"],
                                         ["resnet.encoder.stages.3", "resnet.encoder.stages.1"]]
     assert terms["crd"]["student_module"] == "resnet.pooler"
-    assert "accuracy" in result["student_eval"]["metrics"]
+    assert result.stage.result["student_layers"] == 4
 
 
 @pytest.mark.parametrize("change, error, fragment", [

@@ -7,9 +7,8 @@ import torch
 
 import hfcompress
 from hfcompress.errors import ModelLoadError, TaskError
-from hfcompress.hub import (AutoCompressedModel, CompressionRecord, atomic_directory, load, register_rebuild,
+from hfcompress.hub import (AutoCompressedModel, CompressionRecord, atomic_directory, load,
                             save_compressed)
-from hfcompress.hub.load import _REBUILDERS
 from hfcompress.tasks import get_task
 from tests import helpers
 
@@ -47,28 +46,42 @@ def test_image_model_round_trips(tmp_path):
         assert torch.equal(loaded.predict({"pixel_values": x}), model(pixel_values=x).logits)
 
 
-def test_record_stages_and_rebuild_hook(tmp_path):
-    """A stage that changes shapes registers a rebuild; the loader reshapes the skeleton first."""
+class KeepLayers:
+    """A toy method strategy: rebuilds a skeleton with only the recorded layers."""
 
-    @register_rebuild("test-drop-layers")
-    def drop(model, stage):
+    rebuilds = True
+
+    def rebuild(self, model, stage):
         keep = stage.result["kept_layers"]
         model.bert.encoder.layer = torch.nn.ModuleList(model.bert.encoder.layer[i] for i in keep)
 
-    try:
-        tok = helpers.make_tokenizer(tmp_path / "tok")
-        model = helpers.tiny_bert(vocab_size=len(tok))
-        model.bert.encoder.layer = torch.nn.ModuleList([model.bert.encoder.layer[1]])
-        record = CompressionRecord(base_model="tiny").with_stage("test-drop-layers", {"drop": [0]},
-                                                                 {"kept_layers": [0]})
-        save_compressed(model, tmp_path / "m", record, tok)
-        loaded = load(tmp_path / "m")
-        assert loaded.record.methods == ["test-drop-layers"]
-        assert len(loaded.model.bert.encoder.layer) == 1
-        with torch.no_grad():
-            assert torch.equal(loaded.predict(_inputs()), model(**_inputs()).logits)
-    finally:
-        _REBUILDERS.pop("test-drop-layers")
+
+def test_record_stages_and_rebuild_hook(tmp_path, monkeypatch):
+    """A method registered with rebuilds=True reshapes the skeleton before the weights load."""
+    from hfcompress.methods import registry
+
+    entry = registry.Variant("prune", "test-keep", "tests.hub.test_roundtrip:KeepLayers", "test-drop-layers")
+    monkeypatch.setitem(registry.VARIANTS, ("prune", "test-keep"), entry)
+    tok = helpers.make_tokenizer(tmp_path / "tok")
+    model = helpers.tiny_bert(vocab_size=len(tok))
+    model.bert.encoder.layer = torch.nn.ModuleList([model.bert.encoder.layer[1]])
+    record = CompressionRecord(base_model="tiny").with_stage("test-drop-layers", {"drop": [0]},
+                                                             {"kept_layers": [0]})
+    save_compressed(model, tmp_path / "m", record, tok)
+    loaded = load(tmp_path / "m")
+    assert loaded.record.methods == ["test-drop-layers"]
+    assert len(loaded.model.bert.encoder.layer) == 1
+    with torch.no_grad():
+        assert torch.equal(loaded.predict(_inputs()), model(**_inputs()).logits)
+
+
+def test_unknown_stage_method_is_refused(tmp_path):
+    tok = helpers.make_tokenizer(tmp_path / "tok")
+    model = helpers.tiny_bert(vocab_size=len(tok))
+    record = CompressionRecord(base_model="tiny").with_stage("no-such-method", {}, {})
+    save_compressed(model, tmp_path / "m", record, tok)
+    with pytest.raises(ModelLoadError, match="no-such-method"):
+        load(tmp_path / "m")
 
 
 def test_with_stage_does_not_mutate():

@@ -14,7 +14,7 @@ from hfcompress.cli.main import main
 from hfcompress.hub import CompressionRecord, save_compressed
 from hfcompress.prune import PruneConfig, prune
 from hfcompress.prune import api as prune_api
-from hfcompress.prune.api import METHOD_STAGE, frozen_copy, prune_model, recover, save_pruned, score_batches
+from hfcompress.prune.api import stage_name, frozen_copy, prune_model, recover, save_pruned, score_batches
 from hfcompress.prune.config import PruneError
 from hfcompress.tasks import get_task
 from tests import helpers
@@ -69,7 +69,7 @@ def test_distill_recovery_pieces(task_name, method, kw, tiny_bert_dir, tiny_resn
     # the student carries no distillation modules, saves and reloads with identical outputs
     assert not any(k.startswith("distill_heads") for k in model.state_dict())
     record = CompressionRecord(base_model="tiny", task=task_name).with_stage(
-        METHOD_STAGE[method], cfg.to_dict(), {**result, "recovery": rec})
+        stage_name(cfg), cfg.to_dict(), {**result, "recovery": rec})
     save_pruned(model, tmp_path / "p", record, pre)
     again = hfcompress.load(tmp_path / "p", task=task)
     x = _inputs(task_name, pre)
@@ -110,7 +110,7 @@ def test_cli_distill_recovery_every_method(method, extra, tiny_bert_dir, tiny_re
                  "--threads", "1"]) == 0
     assert "train_loss_logits" in capsys.readouterr().out  # the KD term in the trainer's log
     stage = json.loads((out / "config.json").read_text())["hfcompress"]["stages"][-1]
-    assert stage["method"] == METHOD_STAGE[method]
+    assert stage["method"] == stage_name(PruneConfig(task=task, model="m", output_dir="o", method=method, amount=0.5))
     assert stage["params"]["recovery"] == "distill" and stage["params"]["recovery_temperature"] == 2.0
     rec = stage["result"]["recovery"]
     assert rec["kind"] == "distill" and rec["temperature"] == 2.0 and set(rec["loss_terms"]) == {"logits", "ce"}

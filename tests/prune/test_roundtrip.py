@@ -8,7 +8,7 @@ import torch
 
 import hfcompress
 from hfcompress.hub import CompressionRecord
-from hfcompress.prune.api import METHOD_STAGE, prune_model, save_pruned
+from hfcompress.prune.api import stage_name, prune_model, save_pruned
 from hfcompress.prune.config import PruneConfig
 from hfcompress.prune.unstructured import prunable_weights
 from hfcompress.tasks import get_task
@@ -26,7 +26,7 @@ def _cfg(method, **kw):
 
 
 def _save_and_load(model, cfg, result, folder, task="sst2", tok=None):
-    record = CompressionRecord(base_model="tiny", task=task).with_stage(METHOD_STAGE[cfg.method], cfg.to_dict(), result)
+    record = CompressionRecord(base_model="tiny", task=task).with_stage(stage_name(cfg), cfg.to_dict(), result)
     save_pruned(model, folder, record, tok)
     assert not [p for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")], "no pickle"
     return hfcompress.load(folder, task=get_task(task))
@@ -55,7 +55,7 @@ def test_bert_structured_round_trip(tmp_path, method, kw):
     else:
         assert [l.intermediate.dense.out_features for l in layers] == result["ffn_widths"]
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["hfcompress"]["stages"][-1]["method"] == METHOD_STAGE[method]
+    assert config["hfcompress"]["stages"][-1]["method"] == stage_name(cfg)
 
 
 def test_resnet_channels_round_trip(tmp_path):

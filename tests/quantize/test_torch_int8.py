@@ -6,11 +6,12 @@ import pytest
 import torch
 
 import hfcompress
+from hfcompress.hub.save import save_compressed
 from hfcompress.errors import ConfigError, HfCompressError
 from hfcompress.hub.record import CompressionRecord
 from hfcompress.hub.save import atomic_directory
 from hfcompress.quantize import QuantizeConfig, quantize, torch_int8
-from hfcompress.quantize.api import save_torch
+from hfcompress.quantize.backends import _torch_writer
 from hfcompress.tasks import get_task
 from tests.quantize.util import assert_close_to_fp32, image_batch, listing, task_batch, text_batch
 
@@ -54,8 +55,8 @@ def test_fx_static_resnet_round_trip_is_exact(tiny_resnet_dir, tmp_path):
     assert isinstance(quantized.core.stem.convolution, torch.ao.nn.intrinsic.quantized.ConvReLU2d)
     record = CompressionRecord(task="cifar10").with_stage(
         "quantize", {"method": "torch-static"}, {"backend": "torch", "scheme": "fx-static", "flow": "ptq"})
-    with atomic_directory(tmp_path / "q") as tmp:
-        save_torch(quantized, loaded, record, tmp)
+    save_compressed(None, tmp_path / "q", record, loaded.preprocessor, config=loaded.config,
+                    write_weights=_torch_writer(quantized))
     reloaded = hfcompress.load(tmp_path / "q", task=task)
     with torch.inference_mode():
         expected = quantized(**batch).logits
@@ -109,7 +110,7 @@ def test_evaluate_reads_torch_int8_folders(tiny_bert_dir, tmp_path, use_fixture_
 @pytest.mark.parametrize("method, task, fragment", [
     ("torch-dynamic", "cifar10", "use --method torch-static"),
     ("torch-static", "sst2", "use --method torch-dynamic"),
-    ("bnb-4bit", "cifar10", "convolutional"),
+    ("bnb-4bit", "cifar10", "convolutions"),
 ])
 def test_unsupported_method_for_model_type(method, task, fragment, tmp_path, tiny_bert_dir):
     out = tmp_path / "never"
@@ -174,16 +175,17 @@ def test_recipes_validate():
         assert isinstance(load_recipe(path).quantize, QuantizeConfig)
 
 
-def test_auto_without_optimum_measures_what_is_installed(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys,
+def test_auto_without_onnxruntime_measures_what_is_installed(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys,
                                                          monkeypatch, in_empty_cwd):
     import sys
 
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
     monkeypatch.setitem(sys.modules, "optimum.onnxruntime", None)
     out = tmp_path / "auto"
     summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method="auto",
                                       auto_eval_samples=8, auto_max_accuracy_drop=0.5))
     printed = capsys.readouterr().out
-    assert "skipped onnx-fp32, onnx-dynamic (optimum-onnx not installed" in printed
+    assert "skipped onnx-fp32, onnx-dynamic (" in printed
     assert summary["method"] == "torch-dynamic" and "auto: chose torch-dynamic" in printed
     decision = json.loads((out / "config.json").read_text())["hfcompress"]["stages"][-1]["result"]["auto"]
     assert set(decision["measurements"]) == {"fp32", "torch-dynamic"} and decision["cpu_flags"] is not None
