@@ -26,10 +26,10 @@ def make_tokenizer(folder: Path) -> BertTokenizerFast:
 
 
 def tiny_bert(num_labels: int = 2, vocab_size: int = 200, seed: int = 0, num_hidden_layers: int = 2,
-              **kw) -> BertForSequenceClassification:
+              hidden_size: int = 32, **kw) -> BertForSequenceClassification:
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=num_hidden_layers,
-                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=128,
+    config = BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
+                        num_attention_heads=4, intermediate_size=2 * hidden_size, max_position_embeddings=128,
                         num_labels=num_labels, **kw)
     return BertForSequenceClassification(config).eval()
 

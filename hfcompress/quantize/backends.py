@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import torch
+
 from hfcompress.errors import HfCompressError
 from hfcompress.quantize.config import QuantizeConfig
 
@@ -142,6 +144,12 @@ class BitsAndBytes(QuantizationBackend):
             raise HfCompressError(f"{cfg.method} reloads the model folder with transformers' from_pretrained, "
                                   f"but {loaded.path} needs hfcompress's skeleton rebuild ({', '.join(rebuilt)}); "
                                   "use --method torch-dynamic or onnx-dynamic for this model")
+        if cfg.method == "bnb-4bit":
+            narrow = [(n, m.in_features) for n, m in loaded.model.named_modules()
+                      if isinstance(m, torch.nn.Linear) and "classifier" not in n and m.in_features < 64]
+            if narrow:  # bitsandbytes' CPU kernels fail with a reshape error on these
+                raise HfCompressError(f"bnb-4bit quantizes in blocks of 64 inputs; {narrow[0][0]} has in_features "
+                                      f"{narrow[0][1]} < 64 (and {len(narrow) - 1} more layers); use bnb-8bit")
         # The classifier head stays in float (llm_int8_skip_modules): it is tiny and its outputs are the logits.
         model = task.model_class.from_pretrained(loaded.path, quantization_config=bnb_config(cfg), device_map="cpu")
         result = {"backend": "bitsandbytes",

@@ -17,7 +17,11 @@ pytest.importorskip("bitsandbytes", reason="pip install bitsandbytes")
     ("bnb-4bit", {"bnb_4bit_quant_type": "nf4"}, 0.25),
     ("bnb-4bit", {"bnb_4bit_quant_type": "fp4", "bnb_compute_dtype": "bfloat16"}, 0.3),
 ])
-def test_bnb(method, options, tolerance, tiny_bert_dir, tmp_path, in_empty_cwd):
+def test_bnb(method, options, tolerance, tmp_path, in_empty_cwd):
+    from tests import helpers
+
+    # 4-bit on CPU quantizes in blocks of 64 inputs: a layer needs at least 64 (hidden 64 here)
+    tiny_bert_dir = helpers.save_tiny_bert(tmp_path / "tiny", hidden_size=64)
     task = get_task("sst2")
     fp32 = hfcompress.load(tiny_bert_dir, task=task)
     batch = text_batch(fp32)
@@ -32,3 +36,12 @@ def test_bnb(method, options, tolerance, tiny_bert_dir, tmp_path, in_empty_cwd):
     with torch.inference_mode():
         assert torch.equal(in_memory(**batch).logits, logits)  # save + reload is exact
     assert listing(in_empty_cwd) == []
+
+
+def test_bnb_4bit_refuses_layers_narrower_than_its_block(tiny_bert_dir, tmp_path):
+    from hfcompress.errors import HfCompressError
+
+    cfg = QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(tmp_path / "q"), method="bnb-4bit")
+    with pytest.raises(HfCompressError, match="in_features 32 < 64"):
+        quantize(cfg)
+    assert not (tmp_path / "q").exists()
