@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Optional, Sequence
 
@@ -138,74 +139,109 @@ def _probe_shapes(model: torch.nn.Module, paths: Sequence[str], batch: dict) -> 
         model.train(was_training)
 
 
+@dataclasses.dataclass
+class TermPlan:
+    """What a loss term needs, decided before any model runs: hooked paths, its record entry, its data."""
+
+    student_paths: list[str] = dataclasses.field(default_factory=list)
+    teacher_paths: list[str] = dataclasses.field(default_factory=list)
+    description: dict = dataclasses.field(default_factory=dict)
+    data: object = None
+
+
+class TermBuilder:
+    """How one named loss term is checked against the two models (``plan``) and built (``build``, once
+    the features' shapes are known from a probe batch). One class per term, registered in TERMS."""
+
+    def plan(self, cfg: LossConfig, student, teacher, where: str, temperature: float) -> TermPlan:
+        return TermPlan(description={"weight": cfg.weight})
+
+    def build(self, cfg: LossConfig, plan: TermPlan, s_shapes: dict, t_shapes: dict, *, student, teacher,
+              temperature: float, regression: bool, n_train: int, where: str) -> torch.nn.Module:  # pragma: no cover
+        raise NotImplementedError
+
+
+class LogitsTerm(TermBuilder):
+    def plan(self, cfg, student, teacher, where, temperature):
+        return TermPlan(description={"weight": cfg.weight, "temperature": cfg.temperature or temperature})
+
+    def build(self, cfg, plan, s_shapes, t_shapes, *, temperature, regression, **_):
+        return LogitLoss(cfg.temperature or temperature, regression)
+
+
+class HardLabelTerm(TermBuilder):
+    def build(self, cfg, plan, s_shapes, t_shapes, *, regression, **_):
+        return HardLabelLoss(regression)
+
+
+class HiddenTerm(TermBuilder):
+    def plan(self, cfg, student, teacher, where, temperature):
+        pairs, layer_map = _feature_pairs(cfg, student, teacher, where)
+        return TermPlan([p for p, _ in pairs], [p for _, p in pairs], data=pairs,
+                        description={"weight": cfg.weight, "layer_map": layer_map, "pairs": [list(p) for p in pairs]})
+
+    def build(self, cfg, plan, s_shapes, t_shapes, *, where, **_):
+        try:
+            return HiddenStateLoss(plan.data, [(s_shapes[s], t_shapes[t]) for s, t in plan.data])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+
+class AttentionTerm(TermBuilder):
+    def plan(self, cfg, student, teacher, where, temperature):
+        ns, nt = num_layers(student), num_layers(teacher)
+        layer_map = cfg.layer_map or uniform_layer_map(ns, nt)
+        validate_layer_map(layer_map, ns, nt, f"{where}.layer_map")
+        check_heads(attention_heads(student), attention_heads(teacher), where)
+        return TermPlan(data=layer_map, description={"weight": cfg.weight, "layer_map": [list(p) for p in layer_map]})
+
+    def build(self, cfg, plan, s_shapes, t_shapes, *, student, teacher, **_):
+        return AttentionLoss([tuple(p) for p in plan.data], attention_heads(student), attention_heads(teacher))
+
+
+class CRDTerm(TermBuilder):
+    def plan(self, cfg, student, teacher, where, temperature):
+        sp = cfg.student_module or pooler_path(student)
+        tp = cfg.teacher_module or pooler_path(teacher)
+        check_paths(student, [sp], f"{where}.student_module")
+        check_paths(teacher, [tp], f"{where}.teacher_module")
+        return TermPlan([sp], [tp], data=(sp, tp), description={
+            "weight": cfg.weight, "student_module": sp, "teacher_module": tp, "feature_dim": cfg.feature_dim,
+            "negatives": cfg.negatives, "in_batch_negatives": cfg.in_batch_negatives,
+            "nce_temperature": cfg.nce_temperature})
+
+    def build(self, cfg, plan, s_shapes, t_shapes, *, n_train, **_):
+        sp, tp = plan.data
+        return CRDLoss(sp, tp, _flat_dim(s_shapes[sp]), _flat_dim(t_shapes[tp]), n_data=n_train,
+                       feature_dim=cfg.feature_dim, negatives=cfg.negatives, temperature=cfg.nce_temperature,
+                       momentum=cfg.momentum, in_batch=cfg.in_batch_negatives)
+
+
+# loss name (LossConfig.name) -> its builder: a new term is one loss module + one entry here
+TERMS: dict[str, TermBuilder] = {"logits": LogitsTerm(), "ce": HardLabelTerm(), "hidden": HiddenTerm(),
+                                 "attention": AttentionTerm(), "crd": CRDTerm()}
+
+
 def build_distiller(losses: Sequence[LossConfig], student: torch.nn.Module, teacher: torch.nn.Module, *,
                     temperature: float, regression: bool, n_train: int, probe_batch: dict,
                     where: str = "distill.losses") -> Distiller:
     """Check every term against the two models and build its module. Raises ConfigError naming the term."""
-    terms: dict[str, torch.nn.Module] = {}
-    weights: dict[str, float] = {}
-    s_paths: list[str] = []
-    t_paths: list[str] = []
-    plans: list[tuple[int, LossConfig, object]] = []
-    description: dict = {"temperature": temperature, "terms": {}}
+    plans = []
     for i, cfg in enumerate(losses):
         w = f"{where}[{i}] ({cfg.name})"
-        if cfg.name == "hidden":
-            pairs, layer_map = _feature_pairs(cfg, student, teacher, w)
-            s_paths += [p for p, _ in pairs]
-            t_paths += [p for _, p in pairs]
-            plans.append((i, cfg, pairs))
-            description["terms"]["hidden"] = {"weight": cfg.weight, "layer_map": layer_map,
-                                              "pairs": [list(p) for p in pairs]}
-        elif cfg.name == "attention":
-            ns, nt = num_layers(student), num_layers(teacher)
-            layer_map = cfg.layer_map or uniform_layer_map(ns, nt)
-            validate_layer_map(layer_map, ns, nt, f"{w}.layer_map")
-            check_heads(attention_heads(student), attention_heads(teacher), w)
-            plans.append((i, cfg, layer_map))
-            description["terms"]["attention"] = {"weight": cfg.weight, "layer_map": [list(p) for p in layer_map]}
-        elif cfg.name == "crd":
-            sp = cfg.student_module or pooler_path(student)
-            tp = cfg.teacher_module or pooler_path(teacher)
-            check_paths(student, [sp], f"{w}.student_module")
-            check_paths(teacher, [tp], f"{w}.teacher_module")
-            s_paths.append(sp)
-            t_paths.append(tp)
-            plans.append((i, cfg, (sp, tp)))
-            description["terms"]["crd"] = {"weight": cfg.weight, "student_module": sp, "teacher_module": tp,
-                                           "feature_dim": cfg.feature_dim, "negatives": cfg.negatives,
-                                           "in_batch_negatives": cfg.in_batch_negatives,
-                                           "nce_temperature": cfg.nce_temperature}
-        else:
-            plans.append((i, cfg, None))
-            t = cfg.temperature or temperature
-            description["terms"][cfg.name] = ({"weight": cfg.weight, "temperature": t} if cfg.name == "logits"
-                                              else {"weight": cfg.weight})
-
-    s_shapes = _probe_shapes(student, s_paths, probe_batch)
-    t_shapes = _probe_shapes(teacher, t_paths, probe_batch)
-    for i, cfg, plan in plans:
-        if cfg.name == "logits":
-            terms["logits"] = LogitLoss(cfg.temperature or temperature, regression)
-        elif cfg.name == "ce":
-            terms["ce"] = HardLabelLoss(regression)
-        elif cfg.name == "hidden":
-            try:
-                terms["hidden"] = HiddenStateLoss(plan, [(s_shapes[s], t_shapes[t]) for s, t in plan])
-            except ValueError as exc:
-                raise ConfigError(f"{where}[{i}] (hidden): {exc}") from None
-        elif cfg.name == "attention":
-            terms["attention"] = AttentionLoss([tuple(p) for p in plan], attention_heads(student),
-                                               attention_heads(teacher))
-        elif cfg.name == "crd":
-            sp, tp = plan
-            terms["crd"] = CRDLoss(sp, tp, _flat_dim(s_shapes[sp]), _flat_dim(t_shapes[tp]), n_data=n_train,
-                                   feature_dim=cfg.feature_dim, negatives=cfg.negatives,
-                                   temperature=cfg.nce_temperature, momentum=cfg.momentum,
-                                   in_batch=cfg.in_batch_negatives)
-        weights[cfg.name] = cfg.weight
+        plans.append((cfg, TERMS[cfg.name].plan(cfg, student, teacher, w, temperature), w))
+    s_paths = [p for _, plan, _ in plans for p in plan.student_paths]
+    t_paths = [p for _, plan, _ in plans for p in plan.teacher_paths]
+    s_shapes, t_shapes = _probe_shapes(student, s_paths, probe_batch), _probe_shapes(teacher, t_paths, probe_batch)
+    terms: dict[str, torch.nn.Module] = {}
+    for cfg, plan, w in plans:
+        terms[cfg.name] = TERMS[cfg.name].build(cfg, plan, s_shapes, t_shapes, student=student, teacher=teacher,
+                                                 temperature=temperature, regression=regression, n_train=n_train,
+                                                 where=w)
+    description = {"temperature": temperature, "terms": {cfg.name: plan.description for cfg, plan, _ in plans}}
     needs_attentions = "attention" in terms
-    distiller = Distiller(terms, weights, s_paths, t_paths, needs_attentions, description)
+    distiller = Distiller(terms, {cfg.name: cfg.weight for cfg, _, _ in plans}, s_paths, t_paths, needs_attentions,
+                          description)
     if needs_attentions:
         distiller.attention_before = {"student": use_eager_attention(student), "teacher": use_eager_attention(teacher)}
     return distiller

@@ -78,3 +78,10 @@ def test_help_imports_no_torch_or_evaluate():
             "print(sorted(m for m in ('torch', 'transformers', 'evaluate', 'datasets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_loss_name_has_one_term_builder():
+    from hfcompress.distill.config import LOSS_NAMES
+    from hfcompress.distill.distiller import TERMS
+
+    assert set(TERMS) == set(LOSS_NAMES)
