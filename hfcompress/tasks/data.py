@@ -141,5 +141,7 @@ def load_local(path: Path, builder: str, builder_kwargs: dict, data_files: Optio
         while "error occurred while generating" in str(cause) and (cause.__cause__ or cause.__context__):
             cause = cause.__cause__ or cause.__context__
         first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if "corresponds to no data" in first:  # header only: datasets finds no rows for the split
+            raise DataError(f"{path}: empty file (no rows)" if path.is_file() else f"{path}: a split has no rows") from None
         raise DataError(f"{path}: cannot read as {builder} ({first})") from None
     return dict(loaded)
