@@ -99,6 +99,19 @@ class CustomTextTask(CustomTaskMixin, TextClassificationTask):
 class CustomImageTask(CustomTaskMixin, ImageClassificationTask):
     spec: TaskSpec = dataclasses.field(default=None, compare=False)  # type: ignore[assignment]
 
+    def _images(self, values, preprocessor) -> list:
+        """Photos come in any size: a processor that does not resize (the CIFAR default) gets
+        images resized to its ``size`` (bilinear); images of that size already are left untouched."""
+        images = ImageClassificationTask._images(self, values, preprocessor)
+        size = getattr(preprocessor, "size", None)
+        height, width = (getattr(size, k, None) if not isinstance(size, dict) else size.get(k) for k in ("height", "width"))
+        if getattr(preprocessor, "do_resize", True) or not (height and width):
+            return images
+        target = (int(width), int(height))
+        from PIL import Image
+
+        return [img if img.size == target else img.resize(target, Image.BILINEAR) for img in images]
+
 
 # -- reading the data -------------------------------------------------------------------
 @dataclasses.dataclass

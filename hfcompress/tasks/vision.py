@@ -89,13 +89,17 @@ class ImageClassificationTask(Task):
         generator = torch.Generator().manual_seed(0)
 
         def transform(batch):
-            images = [to_pil(v) for v in batch[image_col]]
+            images = self._images(batch[image_col], preprocessor)
             pixels = preprocessor(images, return_tensors="pt")["pixel_values"]
             if train:
                 pixels = torch.stack([random_crop_flip(p, 4, generator) for p in pixels])
             return {"pixel_values": list(pixels), "labels": batch[label_col]}
 
         return ds.with_transform(transform)
+
+    def _images(self, values, preprocessor) -> list:
+        """RGB PIL images of one batch (custom tasks also bring odd sizes to the processor's size)."""
+        return [to_pil(v) for v in values]
 
     def collator(self, preprocessor):
         return stack_collator

@@ -283,6 +283,18 @@ def test_image_folder_is_an_image_task(tmp_path):
     assert get_task({"dataset": str(folder)}).describe()["kind"] == "image-classification"  # inferred
 
 
+def test_image_folder_of_other_sizes_is_resized_for_the_default_processor(tmp_path):
+    from PIL import Image
+
+    folder = image_folder(tmp_path / "photos")
+    Image.new("RGB", (64, 48), "red").save(folder / "cat" / "big.jpg")
+    task = get_task({"dataset": str(folder)})
+    proc = task.load_preprocessor("")
+    data = task.preprocess(task.load("train"), proc)
+    batch = task.collator(proc)([data[i] for i in range(len(data))])
+    assert batch["pixel_values"].shape == (7, 3, 32, 32)
+
+
 def test_image_that_does_not_decode_fails_or_is_skipped(tmp_path):
     folder = image_folder(tmp_path / "photos")
     (folder / "dog" / "broken.png").write_bytes(b"not a png at all")
