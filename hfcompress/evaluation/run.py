@@ -114,10 +114,30 @@ def resolve_eval_task(cfg_task: Any, model_path: str, mirror: Optional[str] = No
     except (OSError, json.JSONDecodeError) as exc:
         raise TaskError(f"no task given, and the task of {model_path} cannot be read from {config_file}: {exc}") from None
     record = CompressionRecord.from_model_config(config)
-    if record is None or record.task is None:
+    value = record_task(record) if record is not None else None
+    if value is None:
         raise TaskError(f"no task given (--task NAME or --dataset ...), and {model_path} has no hfcompress record "
                         "naming its task")
-    return task_from_record(record.task, mirror=mirror)
+    return task_from_record(value, mirror=mirror)
+
+
+def record_task(record) -> Any:
+    """The task a compression record names: its ``task`` field (a name or a dataset description).
+
+    Records written before every writer stored ``task.describe()`` hold a custom task's display
+    name there; the description is then found in the latest stage whose params hold one (the
+    ``finetune`` and ``distill`` stages store their config, task included).
+    """
+    from hfcompress.tasks import TASKS
+
+    task = record.task
+    if isinstance(task, dict) or (isinstance(task, str) and task.lower() in TASKS):
+        return task
+    for stage in reversed(record.stages):
+        described = (stage.params or {}).get("task")
+        if isinstance(described, dict) and described.get("dataset"):
+            return described
+    return task
 
 
 def evaluate_model(cfg: EvalConfig) -> dict[str, Any]:

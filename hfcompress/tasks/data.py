@@ -107,6 +107,11 @@ def load_hub_splits(repo_id: str, config: Optional[str], revision: Optional[str]
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataError(f"cannot load {repo_id} ({config}) from the Hub: {first}") from None
         return dict(loaded)
+    if revision is not None:
+        import logging
+
+        logging.getLogger(__name__).warning("%s: revision %r ignored: the dataset mirror %s has one version only",
+                                            repo_id, revision, root)
     return {split: load_split(repo_id, config, split, mirror) for split in mirror_split_names(root, repo_id, config)}
 
 

@@ -6,15 +6,18 @@ are in tests/tasks/test_custom_real.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+from typing import Optional, Union
 
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
 from hfcompress.config import EvalConfig
+from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError, DataError, TaskError
 from hfcompress.evaluation import evaluate_model
 from hfcompress.evaluation.run import resolve_eval_task
@@ -78,6 +81,21 @@ def test_flags_build_a_spec_and_errors_name_the_flag():
         task_from_flags(task="sst2", dataset="d")
     with pytest.raises(ConfigError, match="--label-column: describes a --dataset"):
         task_from_flags(task="sst2", label_column="y")
+
+
+@dataclasses.dataclass
+class Section(Config):
+    task: Optional[Union[str, TaskSpec]] = None
+
+
+def test_a_config_field_typed_str_or_taskspec_takes_a_name_or_a_description():
+    """What recipes get once a config declares ``task: Union[str, TaskSpec]`` (e.g. EvalConfig)."""
+    assert Section.from_dict({"task": "sst2"}).task == "sst2"
+    section = Section.from_dict({"task": {"dataset": "d.csv", "text_columns": ["a"], "metric": "f1_macro"}})
+    assert isinstance(section.task, TaskSpec) and section.to_dict()["task"]["metric"] == "f1_macro"
+    # names the field; config.base's Union handling reports "does not fit" rather than the TaskSpec's own error
+    with pytest.raises(ConfigError, match=r"^recipe\.evaluate\.task"):
+        Section.from_dict({"task": {"dataset": "d.csv", "validation_split": 5}}, where="recipe.evaluate")
 
 
 def test_task_key_groups_records():
@@ -344,6 +362,16 @@ def test_evaluate_finds_the_task_in_the_models_record(tickets, tmp_path, one_thr
     # the same task given explicitly gives the same numbers
     again = evaluate_model(EvalConfig(task=task.describe(), model=str(model), warmup=0, repeats=1))
     assert again["metrics"] == record["metrics"]
+
+
+def test_a_record_naming_a_custom_task_finds_its_description_in_the_stages(tickets, tmp_path):
+    from hfcompress.evaluation.run import record_task
+
+    spec = {"dataset": str(tickets), "text_columns": ["subject", "body"], "label_column": "queue"}
+    record = CompressionRecord(base_model="m", task=str(tickets)).with_stage("finetune", {"task": spec, "epochs": 1})
+    assert record_task(record) == spec
+    assert record_task(CompressionRecord(task="sst2").with_stage("finetune", {"task": spec})) == "sst2"
+    assert record_task(CompressionRecord(task="elsewhere")) == "elsewhere"
 
 
 def test_evaluate_without_a_task_needs_a_record(tiny_bert_dir):
