@@ -4,8 +4,9 @@
 ``json``, ``parquet``, ``imagefolder``, or the Hub / mirror logic of :mod:`hfcompress.tasks.data`),
 checks it (columns, labels, images) and returns a Task that every caller uses like a built-in
 one: a :class:`CustomTextTask` (a ``TextClassificationTask``) or a :class:`CustomImageTask` (an
-``ImageClassificationTask``). All data problems surface here, as one-line :class:`DataError`\\ s
-naming the file, before any model is built or trained.
+``ImageClassificationTask``). Data problems surface here, as one-line :class:`DataError`\\ s
+naming the file, before any model is built or trained (images: when their split is first
+loaded, still before training or evaluation starts).
 
 Labels: the ``ClassLabel`` names of the train split where it has them, else its sorted distinct
 values (string labels become ids in that order); ``label_names`` pins another order. A class in
@@ -16,7 +17,9 @@ Splits: the data's own (``train`` plus ``validation``/``test``, unlabelled test 
 with a single split and no ``validation_split`` evaluates on that split (for ``evaluate``);
 :meth:`CustomTaskMixin.check_holdout` refuses it for training.
 
-Images that do not decode: ``on_bad_image="fail"`` (default) stops at the first, naming it;
+Images are decoded once each, when their split is first loaded (so before training or evaluation
+uses them, without decoding a large train split that an evaluation never reads). One that does
+not decode: ``on_bad_image="fail"`` (default) stops at the first, naming its file;
 ``"skip"`` drops them with a warning that counts them (:attr:`CustomTaskMixin.skipped_images`).
 """
 
@@ -60,6 +63,14 @@ class CustomTaskMixin:
         return self.spec.to_dict()
 
     def _load_raw(self, split: str, mirror: Optional[str]) -> datasets.Dataset:
+        pending: set = getattr(self, "_pending_images", set())
+        if split in pending:  # images are decoded once, when their split is first used
+            ds, n_bad = _check_images(self._where(split), self._splits[split], self.image_column,  # type: ignore[attr-defined]
+                                      self.spec.on_bad_image)
+            self._splits[split] = ds  # type: ignore[attr-defined]
+            pending.discard(split)
+            if n_bad:
+                self._skipped[split] = n_bad  # type: ignore[attr-defined]
         return self._splits[split]  # type: ignore[attr-defined]
 
     @property
@@ -417,10 +428,7 @@ def _resolve(spec: TaskSpec, mirror: Optional[str]) -> Task:  # noqa: C901 - one
                 except Exception as exc:
                     raise DataError(f"{where(name)}: column {image_column!r} does not hold images "
                                     f"({str(exc).splitlines()[0]})") from None
-            ds, n_bad = _check_images(where(name), ds, image_column, spec.on_bad_image)
             splits[name] = ds
-            if n_bad:
-                skipped[name] = n_bad
 
     # -- the task -------------------------------------------------------------------------
     dataset = str(src.path) if src.path is not None else spec.dataset
@@ -438,6 +446,8 @@ def _resolve(spec: TaskSpec, mirror: Optional[str]) -> Task:  # noqa: C901 - one
         task = CustomTextTask(text_columns=tuple(text_columns), **common)
     object.__setattr__(task, "_splits", splits)
     object.__setattr__(task, "_skipped", skipped)
+    object.__setattr__(task, "_where", where)
+    object.__setattr__(task, "_pending_images", set(splits) if kind == "image-classification" else set())
     return task
 
 

@@ -55,8 +55,10 @@ class TaskSpec(Config):
       spearman; default accuracy (classification) or pearson (regression).
     - ``label_names``: pin the label order (default: the ``ClassLabel`` names of the data, else
       its sorted distinct label values).
-    - ``on_bad_image``: ``fail`` (default) stops on the first image that does not decode, naming
-      it; ``skip`` drops such images and warns with their count.
+    - ``on_bad_image``: what to do with an image that does not decode (each is decoded once, when
+      its split is first loaded): ``fail`` (default) stops, naming the file, so that a model is
+      never scored on fewer images than the data has without saying so; ``skip`` drops such
+      images and warns with their count.
     - ``name``: the task's name in reports (default: the dataset, plus ``:config``).
     """
 

@@ -316,11 +316,13 @@ def test_image_folder_of_other_sizes_is_resized_for_the_default_processor(tmp_pa
 def test_image_that_does_not_decode_fails_or_is_skipped(tmp_path):
     folder = image_folder(tmp_path / "photos")
     (folder / "dog" / "broken.png").write_bytes(b"not a png at all")
+    task = get_task({"dataset": str(folder)})
     with pytest.raises(DataError, match=r"broken\.png: image does not decode .*--on-bad-image skip"):
-        get_task({"dataset": str(folder)})
+        task.load("train")  # before any training or evaluation reads it
+    task = get_task({"dataset": str(folder), "on_bad_image": "skip"})
     with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) that do not decode \(first: .*broken\.png"):
-        task = get_task({"dataset": str(folder), "on_bad_image": "skip"})
-    assert len(task.load("train")) == 6 and task.skipped_images == {"train": 1}
+        assert len(task.load("train")) == 6
+    assert task.skipped_images == {"train": 1} and len(task.load("train", limit=3)) == 3
 
 
 # -- records --------------------------------------------------------------------------------
