@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
+# hfcompress.config first: its recipes may type a ``task`` field with TaskSpec (Union[str, TaskSpec]),
+# so config imports tasks.spec, and tasks.spec imports config.base; importing the config package
+# before tasks.spec makes that cycle harmless whichever package is imported first.
+import hfcompress.config  # noqa: F401  isort: skip
 from hfcompress.errors import TaskError
 from hfcompress.tasks.base import Task
 from hfcompress.tasks.glue import GLUE_TASKS, ROTTEN_TOMATOES, TextClassificationTask

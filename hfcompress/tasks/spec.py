@@ -148,7 +148,7 @@ def _split_list(value: Any) -> Optional[list[str]]:
 
 
 # flag name (without --) for each TaskSpec field, for error messages
-_FLAG = {"dataset": "dataset", "config": "dataset-config", "revision": "revision", "name": "task-name",
+_FLAG = {"dataset": "dataset", "config": "dataset-config", "revision": "dataset-revision", "name": "task-name",
          "kind": "kind", "text_columns": "text-columns", "label_column": "label-column",
          "image_column": "image-column", "train_split": "train-split", "eval_splits": "split",
          "validation_split": "validation-split", "split_seed": "split-seed", "metric": "metric",
