@@ -219,3 +219,41 @@ def task_key(value: Any) -> str:
         return value.get("name") or (f"{value['dataset']}:{value['config']}" if value.get("config")
                                      else value["dataset"])
     return str(value)
+
+
+# -- argparse ---------------------------------------------------------------------------------
+# (flag, keyword of task_spec_from_flags, type, help): for a parser built by hand or generated
+TASK_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--dataset", "dataset", str, "a task given by its data instead of --task: a Hub dataset id, a CSV / TSV / "
+                                  "JSON / JSON Lines / Parquet file, a folder of such files, or an image folder "
+                                  "(one sub-folder per class)"),
+    ("--dataset-config", "config", str, "config of a Hub dataset"),
+    ("--dataset-revision", "revision", str, "revision of a Hub dataset (the mirror has one version)"),
+    ("--kind", "kind", str, f"{' | '.join(KINDS)} (default: inferred from the data)"),
+    ("--text-column", "text_column", str, "the text column (default: inferred)"),
+    ("--text-columns", "text_columns", str, "two text columns of a text pair, comma-separated (a,b)"),
+    ("--label-column", "label_column", str, "the label column (default: label)"),
+    ("--image-column", "image_column", str, "the image column (default: inferred)"),
+    ("--train-split", "train_split", str, "the split to train on (default: train)"),
+    ("--eval-splits", "split", str, "split(s) to evaluate on, comma-separated (default: the data's validation/test)"),
+    ("--validation-split", "validation_split", float, "hold out this fraction of the train split for evaluation "
+                                                      "(seeded, stratified by label)"),
+    ("--split-seed", "split_seed", int, "seed of --validation-split (default: 0)"),
+    ("--metric", "metric", str, "accuracy, f1 (binary), f1_macro, f1_micro, matthews_correlation, pearson, spearman "
+                                "(default: accuracy; pearson for regression)"),
+    ("--label-names", "label_names", str, "the label names in the model's order, comma-separated"),
+    ("--on-bad-image", "on_bad_image", str, "fail (default) or skip images that do not decode"),
+    ("--task-name", "name", str, "the task's name in records and reports (default: the dataset)"),
+)
+
+
+def add_task_flags(parser) -> None:
+    """Add :data:`TASK_FLAGS` to an ``argparse`` parser (dest: ``task_<keyword>``); read back with :func:`task_from_args`."""
+    for flag, key, type_, help_ in TASK_FLAGS:
+        parser.add_argument(flag, dest=f"task_{key}", type=type_, default=None, help=help_)
+
+
+def task_from_args(args, task_attr: str = "task") -> Optional[str | dict[str, Any]]:
+    """``--task`` or the dataset flags of an ``argparse`` namespace -> the value of a config's ``task`` field."""
+    flags = {key: getattr(args, f"task_{key}", None) for _, key, _, _ in TASK_FLAGS}
+    return task_from_flags(task=getattr(args, task_attr, None), **flags)

@@ -98,6 +98,23 @@ def test_a_config_field_typed_str_or_taskspec_takes_a_name_or_a_description():
         Section.from_dict({"task": {"dataset": "d.csv", "validation_split": 5}}, where="recipe.evaluate")
 
 
+def test_argparse_flags_round_trip():
+    import argparse
+
+    from hfcompress.tasks.spec import add_task_flags, task_from_args
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task")
+    add_task_flags(parser)
+    args = parser.parse_args(["--dataset", "data/t.csv", "--text-columns", "subject,body", "--label-column", "queue",
+                              "--validation-split", "0.1", "--metric", "f1_macro"])
+    assert task_from_args(args) == TaskSpec(dataset="data/t.csv", text_columns=["subject", "body"], label_column="queue",
+                                            validation_split=0.1, metric="f1_macro").to_dict()
+    assert task_from_args(parser.parse_args(["--task", "sst2"])) == "sst2"
+    with pytest.raises(ConfigError, match="^--on-bad-image: expected one of"):
+        task_from_args(parser.parse_args(["--dataset", "d", "--on-bad-image", "maybe"]))
+
+
 def test_task_key_groups_records():
     assert task_key("sst2") == "sst2"
     assert task_key({"dataset": "nyu-mll/glue", "config": "sst2"}) == "nyu-mll/glue:sst2"
