@@ -331,11 +331,13 @@ def _resolve(spec: TaskSpec, mirror: Optional[str]) -> Task:  # noqa: C901 - one
         def fill(batch):
             return {c: ["" if v is None else str(v) for v in batch[c]] for c in text_columns}
 
-        for name, ds in splits.items():
+        for name, ds in splits.items():  # empty cells become "", numbers become text
             if any(not (isinstance(ds.features[c], datasets.Value) and ds.features[c].dtype in ("string", "large_string"))
                    or None in ds[c] for c in text_columns):
+                text_features = ds.features.copy()
+                text_features.update({c: datasets.Value("string") for c in text_columns})
                 splits[name] = ds.map(fill, batched=True, keep_in_memory=True, load_from_cache_file=False,
-                                      desc="text columns")
+                                      features=text_features, desc="text columns")
 
     # -- metric ---------------------------------------------------------------------------
     metric = (spec.metric or DEFAULT_METRIC[kind]).lower()
@@ -361,7 +363,11 @@ def _resolve(spec: TaskSpec, mirror: Optional[str]) -> Task:  # noqa: C901 - one
                         raise DataError(f"{where(name)}: regression needs a numeric label; column {label_column!r} "
                                         f"row {i} holds {v!r}") from None
             if feature != datasets.Value("float32"):
-                splits[name] = ds.cast_column(label_column, datasets.Value("float32"))
+                try:
+                    splits[name] = ds.cast_column(label_column, datasets.Value("float32"))
+                except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                    raise DataError(f"{where(name)}: regression needs a numeric label; column {label_column!r}: "
+                                    f"{str(exc).splitlines()[0]}") from None
     else:
         feature = features[label_column]
         class_names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
@@ -414,8 +420,9 @@ def _resolve(spec: TaskSpec, mirror: Optional[str]) -> Task:  # noqa: C901 - one
                 test_size=spec.validation_split, seed=spec.split_seed, keep_in_memory=True,
                 stratify_by_column=None if kind == "regression" else label_column)
         except ValueError as exc:
-            raise DataError(f"{where(train)}: cannot hold out --validation-split {spec.validation_split} "
-                            f"stratified by label: {str(exc).splitlines()[0]}") from None
+            how = "" if kind == "regression" else " stratified by label"
+            raise DataError(f"{where(train)}: cannot hold out --validation-split {spec.validation_split}{how}: "
+                            f"{str(exc).splitlines()[0]}") from None
         splits[train], splits["validation"] = parts["train"], parts["test"]
 
     # -- images -------------------------------------------------------------------------

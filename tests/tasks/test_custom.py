@@ -165,6 +165,21 @@ def test_single_text_column_inferred_tsv_and_single_split(tmp_path):
     get_task({"dataset": str(path), "validation_split": 0.5}).check_holdout()
 
 
+def test_empty_text_cells_and_numbers_become_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("subject,body,code,queue\nhello,,1,a\nhi,there,2,b\nx,y,3,a\n")
+    task = get_task({"dataset": str(path), "text_columns": ["subject", "body"], "label_column": "queue"})
+    assert task.load("train")["body"][:] == ["", "there", "y"]
+    task = get_task({"dataset": str(path), "text_columns": ["code"], "label_column": "queue"})
+    assert task.load("train")["code"][:] == ["1", "2", "3"]
+
+
+def test_too_small_a_validation_split_names_the_problem(tickets):
+    with pytest.raises(DataError, match=r"tickets\.csv: cannot hold out --validation-split 0\.05 stratified by label"):
+        get_task({"dataset": str(tickets), "text_columns": ["subject", "body"], "label_column": "queue",
+                  "validation_split": 0.05})
+
+
 def test_jsonl_regression_and_its_metrics(tmp_path):
     rng = np.random.default_rng(0)
     rows = [{"s1": SENT[i % 8], "s2": SENT[(i * 3) % 8], "score": float(rng.uniform(0, 5))} for i in range(20)]
@@ -408,3 +423,34 @@ def test_a_model_with_other_labels_is_refused_on_load(tickets, tmp_path):
     with pytest.raises(TaskError, match="in another order"):
         load(str(model), task=task)
     assert task_key(other.describe()) == str(tickets)
+
+
+# -- Hub ids (through the mirror) -----------------------------------------------------------
+def test_hub_id_through_the_mirror_drops_an_unlabelled_test_split(tmp_path, monkeypatch):
+    import datasets
+
+    from hfcompress.tasks.data import MIRROR_ENV
+
+    features = {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["sad", "joy", "fear"])}
+    for split, labels in (("train", [0, 1, 2, 0, 1, 2]), ("validation", [2, 1, 0]), ("test", [-1, -1])):
+        helpers.write_split(tmp_path, "me/emotion", None, split, {"text": SENT[:len(labels)], "label": labels}, features)
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    task = get_task({"dataset": "me/emotion", "metric": "f1_macro"})
+    assert task.label_names == ("sad", "joy", "fear") and task.eval_splits == ("validation",)
+    assert task.describe()["dataset"] == "me/emotion" and task.hub_id == "me/emotion"
+    with pytest.raises(DataError, match=r"me/emotion \(split 'test'\): row 0 has no label"):
+        get_task({"dataset": "me/emotion", "eval_splits": ["test"]})
+    with pytest.raises(DataError, match=r"dataset 'other/data' is not in the mirror .*no local file or folder"):
+        get_task({"dataset": "other/data"})
+
+
+def test_local_data_takes_no_hub_config(tickets):
+    with pytest.raises(ConfigError, match=r"task\.config: 'sst2' is for Hub datasets"):
+        get_task({"dataset": str(tickets), "config": "sst2"})
+
+
+def test_folder_with_two_kinds_of_data_file(tmp_path):
+    write_csv(tmp_path / "train.csv", ["text", "label"], [("a", 0), ("b", 1)])
+    write_jsonl(tmp_path / "test.jsonl", [{"text": "a", "label": 0}])
+    with pytest.raises(DataError, match=r"data files of several types \(\.csv, \.jsonl\)"):
+        get_task({"dataset": str(tmp_path)})
