@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -21,7 +21,8 @@ from hfcompress.config import EvalConfig
 from hfcompress.evaluation.robustness import corrupt, parse_corruption
 from hfcompress.evaluation.efficiency import environment, measure_latency, parameter_stats, set_threads, size_on_disk
 from hfcompress.hub.load import LoadedModel, load
-from hfcompress.tasks import Task, get_task
+from hfcompress.errors import TaskError
+from hfcompress.tasks import Task, get_task, task_key
 
 SCHEMA = "hfcompress.eval/1"
 
@@ -76,7 +77,8 @@ def evaluate_loaded(loaded: LoadedModel, task: Task, cfg: EvalConfig) -> dict[st
     }
     return {
         "schema": SCHEMA,
-        "task": task.name,
+        "task": task.describe(),  # a built-in name, or the dataset description of a custom task
+        "task_name": task.name,
         "splits": splits,
         "limit": cfg.limit,
         "corruption": cfg.corruption,
@@ -93,12 +95,58 @@ def evaluate_loaded(loaded: LoadedModel, task: Task, cfg: EvalConfig) -> dict[st
     }
 
 
-def evaluate_model(cfg: EvalConfig) -> dict[str, Any]:
-    """Load ``cfg.model`` through the loader registry and evaluate it on ``cfg.task``."""
-    task = get_task(cfg.task)
-    if cfg.split is not None and cfg.split not in task.splits:
-        from hfcompress.errors import TaskError
+def resolve_eval_task(cfg_task: Any, model_path: str, mirror: Optional[str] = None) -> Task:
+    """The task to evaluate on: ``cfg_task`` when given, else the one in the model's compression record.
 
+    ``cfg_task`` is what a config's ``task`` field holds (a built-in name, a TaskSpec or its dict,
+    or None); ``model_path`` a model folder or Hub id. A model hfcompress trained on custom data
+    records the resolved dataset description, so ``evaluate --model OUT`` finds its task again.
+    """
+    if cfg_task is not None:
+        return get_task(cfg_task, mirror=mirror)
+    from hfcompress.hub.load import resolve_model_dir
+    from hfcompress.hub.record import CompressionRecord
+    from hfcompress.tasks import task_from_record
+
+    config_file = Path(resolve_model_dir(model_path)) / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TaskError(f"no task given, and the task of {model_path} cannot be read from {config_file}: {exc}") from None
+    record = CompressionRecord.from_model_config(config)
+    value = record_task(record) if record is not None else None
+    if value is None:
+        raise TaskError(f"no task given (--task NAME or --dataset ...), and {model_path} has no hfcompress record "
+                        "naming its task")
+    return task_from_record(value, mirror=mirror)
+
+
+def record_task(record) -> Any:
+    """The task a compression record names: its ``task`` field (a name or a dataset description).
+
+    Records written before every writer stored ``task.describe()`` hold a custom task's display
+    name there; the description is then found in the latest stage whose params hold one (the
+    ``finetune`` and ``distill`` stages store their config, task included).
+    """
+    from hfcompress.tasks import TASKS
+
+    task = record.task
+    if isinstance(task, dict) or (isinstance(task, str) and task.lower() in TASKS):
+        return task
+    for stage in reversed(record.stages):
+        described = (stage.params or {}).get("task")
+        if isinstance(described, dict) and described.get("dataset"):
+            return described
+    return task
+
+
+def evaluate_model(cfg: EvalConfig) -> dict[str, Any]:
+    """Load ``cfg.model`` through the loader registry and evaluate it on ``cfg.task``.
+
+    With ``cfg.task`` None, the task comes from the model's record (:func:`resolve_eval_task`).
+    """
+    task = resolve_eval_task(cfg.task, cfg.model, mirror=cfg.datasets_mirror)
+    if cfg.split is not None and cfg.split not in task.splits:
         raise TaskError(f"task {task.name!r} has no split {cfg.split!r}; splits: {', '.join(task.splits)}")
     if cfg.corruption:
         parse_corruption(cfg.corruption, task.modality)  # fail before loading the model
@@ -123,7 +171,7 @@ def format_table(record: dict[str, Any]) -> str:
     """A readable terminal table of one evaluation record."""
     eff = record["efficiency"]
     shift = f", corruption {record['corruption']}" if record.get("corruption") else ""
-    rows = [("task", f"{record['task']} ({', '.join(record['splits'])}, {record['n_examples']} examples{shift})"),
+    rows = [("task", f"{task_key(record['task'])} ({', '.join(record['splits'])}, {record['n_examples']} examples{shift})"),
             ("model", f"{record['model']} [{record['loader']}]")]
     rows += [(k, f"{v:.4f}") for k, v in record["metrics"].items()]
     rows += [

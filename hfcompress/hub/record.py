@@ -11,7 +11,7 @@ source of truth for loading: weights plus record, nothing else.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from hfcompress.config.base import Config
 from hfcompress.errors import ModelLoadError
@@ -31,7 +31,8 @@ class Stage(Config):
 class CompressionRecord(Config):
     format_version: int = FORMAT_VERSION
     base_model: Optional[str] = None
-    task: Optional[str] = None
+    # a built-in task's name, or a task described by its data (``Task.describe()``: a TaskSpec dict)
+    task: Optional[Union[str, dict[str, Any]]] = None
     stages: list[Stage] = dataclasses.field(default_factory=list)
     hfcompress_version: Optional[str] = None
 

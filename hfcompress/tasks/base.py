@@ -9,15 +9,17 @@ Text and image tasks differ only in ``preprocess``/``collator``; every caller tr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import datasets
 import numpy as np
-import torch
 
 from hfcompress.errors import TaskError
-from hfcompress.tasks.metrics import load_metric
 from hfcompress.tasks.data import load_split
+from hfcompress.tasks.metrics import MAIN_METRIC, load_metric
+
+if TYPE_CHECKING:  # imported where used: ``import hfcompress.tasks`` stays cheap
+    import datasets
+    import torch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +45,15 @@ class Task:
 
     @property
     def main_metric(self) -> str:
-        return {"accuracy": "accuracy", "accuracy_f1": "accuracy",
-                "matthews_correlation": "matthews_correlation", "pearson_spearman": "pearson"}[self.metric]
+        return MAIN_METRIC[self.metric]
+
+    def describe(self) -> Any:
+        """What a record stores to find this task again: a built-in task's name (a string).
+
+        Custom tasks (:mod:`hfcompress.tasks.custom`) return their resolved :class:`TaskSpec` as a
+        dict instead; :func:`hfcompress.tasks.task_from_record` rebuilds a Task from either.
+        """
+        return self.name
 
     @property
     def model_class(self):  # pragma: no cover - overridden
@@ -75,7 +84,7 @@ class Task:
         """
         if split not in self.splits:
             raise TaskError(f"task {self.name!r} has no split {split!r}; splits: {', '.join(self.splits)}")
-        ds = load_split(self.hub_id, self.hub_config, split, mirror)
+        ds = self._load_raw(split, mirror)
         missing = [c for c in self.required_columns() if c not in ds.column_names]
         if missing:
             raise TaskError(f"{self.hub_id} ({self.hub_config}) split {split!r} lacks column(s) "
@@ -84,8 +93,15 @@ class Task:
             ds = ds.shuffle(seed=shuffle_seed or 0).select(range(limit))
         return ds
 
+    def _load_raw(self, split: str, mirror: Optional[str]) -> datasets.Dataset:
+        """All rows of one split (built-in tasks: the Hub dataset, through the mirror)."""
+        return load_split(self.hub_id, self.hub_config, split, mirror)
+
     def required_columns(self) -> list[str]:
         return [self.label_column]
+
+    def check_holdout(self) -> None:
+        """Raise if training would evaluate on its own rows (only custom tasks with one split can)."""
 
     def check_model_labels(self, config) -> None:
         """Raise TaskError if a model's classifier does not fit this task's label count."""
@@ -121,8 +137,10 @@ class Task:
         return load_metric(self.metric).compute(predictions=preds, references=np.asarray(labels))
 
 
-def stack_collator(features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+def stack_collator(features: list[dict[str, Any]]) -> "dict[str, torch.Tensor]":
     """Batch already-equal-shaped examples (images) into tensors."""
+    import torch
+
     batch = {}
     for key in features[0]:
         values = [f[key] for f in features]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-import datasets
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from typing import TYPE_CHECKING
 
 from hfcompress.errors import ModelLoadError
 from hfcompress.tasks.base import Task
+
+if TYPE_CHECKING:
+    import datasets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,12 +21,16 @@ class TextClassificationTask(Task):
 
     @property
     def model_class(self):
+        from transformers import AutoModelForSequenceClassification
+
         return AutoModelForSequenceClassification
 
     def required_columns(self) -> list[str]:
         return [*self.text_columns, self.label_column]
 
     def load_preprocessor(self, model_dir: str):
+        from transformers import AutoTokenizer
+
         try:
             return AutoTokenizer.from_pretrained(model_dir)
         except (OSError, ValueError) as exc:
@@ -45,6 +51,8 @@ class TextClassificationTask(Task):
                       desc=f"tokenizing {self.name}", load_from_cache_file=False)
 
     def collator(self, preprocessor):
+        from transformers import DataCollatorWithPadding
+
         return DataCollatorWithPadding(preprocessor)
 
 

@@ -6,12 +6,14 @@ import dataclasses
 import io
 from pathlib import Path
 
-import datasets
-import torch
-from PIL import Image
-from transformers import AutoImageProcessor, AutoModelForImageClassification
+from typing import TYPE_CHECKING
 
 from hfcompress.tasks.base import Task, stack_collator
+
+if TYPE_CHECKING:
+    import datasets
+    import torch
+    from PIL import Image
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -27,8 +29,10 @@ def default_image_processor(size: int = 32):
                              do_normalize=True, image_mean=list(CIFAR10_MEAN), image_std=list(CIFAR10_STD))
 
 
-def to_pil(value) -> Image.Image:
+def to_pil(value) -> "Image.Image":
     """Rows hold PIL images (Image feature) or {'bytes', 'path'} structs (plain parquet)."""
+    from PIL import Image
+
     if isinstance(value, Image.Image):
         return value.convert("RGB")
     if isinstance(value, dict) and value.get("bytes") is not None:
@@ -42,6 +46,8 @@ def random_crop_flip(pixels: torch.Tensor, padding: int, generator: torch.Genera
     Written by hand because torchvision's wheels do not install beside the CPU torch build this
     project pins; it is ten lines and needs nothing else.
     """
+    import torch
+
     c, h, w = pixels.shape
     padded = torch.nn.functional.pad(pixels, (padding,) * 4)
     top, left = torch.randint(0, 2 * padding + 1, (2,), generator=generator).tolist()
@@ -58,12 +64,16 @@ class ImageClassificationTask(Task):
 
     @property
     def model_class(self):
+        from transformers import AutoModelForImageClassification
+
         return AutoModelForImageClassification
 
     def required_columns(self) -> list[str]:
         return [self.image_column, self.label_column]
 
     def load_preprocessor(self, model_dir: str):
+        from transformers import AutoImageProcessor
+
         if model_dir and (Path(model_dir) / "preprocessor_config.json").is_file():
             return AutoImageProcessor.from_pretrained(model_dir)
         try:
@@ -73,17 +83,23 @@ class ImageClassificationTask(Task):
 
     def preprocess(self, ds: datasets.Dataset, preprocessor, max_length: int = 128,
                    train: bool = False) -> datasets.Dataset:
+        import torch
+
         image_col, label_col = self.image_column, self.label_column
         generator = torch.Generator().manual_seed(0)
 
         def transform(batch):
-            images = [to_pil(v) for v in batch[image_col]]
+            images = self._images(batch[image_col], preprocessor)
             pixels = preprocessor(images, return_tensors="pt")["pixel_values"]
             if train:
                 pixels = torch.stack([random_crop_flip(p, 4, generator) for p in pixels])
             return {"pixel_values": list(pixels), "labels": batch[label_col]}
 
         return ds.with_transform(transform)
+
+    def _images(self, values, preprocessor) -> list:
+        """RGB PIL images of one batch (custom tasks also bring odd sizes to the processor's size)."""
+        return [to_pil(v) for v in values]
 
     def collator(self, preprocessor):
         return stack_collator
