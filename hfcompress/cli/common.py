@@ -140,6 +140,15 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, exclude: tuple[str, .
     for f in dataclasses.fields(cls):
         if not f.init or f.name in exclude:
             continue
+        if f.name == "task":  # a built-in name, or the data described by the task flags (TaskSpec)
+            from hfcompress.tasks.spec import add_task_flags
+
+            group.add_argument("--task", dest="task", default=None, metavar="TASK",
+                               help="a built-in task (GLUE names, rotten_tomatoes, cifar10); or describe your data "
+                                    "with --dataset and the flags below")
+            add_task_flags(group)
+            dests.append("task")
+            continue
         default = "" if f.default is dataclasses.MISSING or f.default is None else f" (default: {f.default})"
         _add_flag(group, f.name, hints[f.name], helps.get(f.name, ""), f.name, default.replace("%", "%%"))
         dests.append(f.name)
@@ -178,7 +187,12 @@ def config_from(args: argparse.Namespace, section: str, cls, fields=None):
             raise HfCompressError(f"recipe {recipe_path} has no '{section}' section")
         data = part.to_dict()
     for dest in fields if fields is not None else getattr(args, "_config_dests", []):
-        value = getattr(args, dest, None)
+        if dest == "task":
+            from hfcompress.tasks.spec import task_from_args
+
+            value = task_from_args(args)
+        else:
+            value = getattr(args, dest, None)
         if value is None:
             continue
         outer, _, inner = dest.partition(".")

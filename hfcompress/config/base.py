@@ -42,6 +42,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
+        configs = [o for o in options if isinstance(o, type) and dataclasses.is_dataclass(o) and issubclass(o, Config)]
+        if isinstance(value, dict) and len(configs) == 1:  # a mapping can only be the config: name its bad field
+            return _coerce(value, configs[0], where)
         errors = []
         for option in options:
             if option is type(None):

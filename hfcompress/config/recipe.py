@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import yaml
 
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
+from hfcompress.tasks.spec import TaskSpec
 
 
 def check_positive(where: str, **values: float | int | None) -> None:
@@ -72,18 +73,19 @@ class TrainingConfig(Config):
 class TrainConfig(TrainingConfig):
     """Fine-tuning with a plain ``transformers.Trainer`` (text or image task)."""
 
-    task: str
-    model: str
-    output_dir: str
-    reinit_head: bool = False
+    task: Union[str, TaskSpec]  # a built-in task name, or your data: {dataset: ..., text_columns: [...], ...}
+    model: str  # a model folder, Hub id, or scratch:<architecture>
+    output_dir: str  # where the model is saved (checkpoints under OUTPUT_DIR/checkpoints)
+    reinit_head: bool = False  # replace a classifier head whose labels do not fit the task
 
 
 @dataclasses.dataclass
 class EvalConfig(Config):
     """One evaluation: task quality plus efficiency, measured in the same run."""
 
-    task: str
-    model: str
+    model: str  # a model folder or Hub id
+    # a built-in task name, or your data ({dataset: ...}); default: the task in the model's record
+    task: Optional[Union[str, TaskSpec]] = None
     split: Optional[str] = None
     limit: Optional[int] = None
     batch_size: int = 32

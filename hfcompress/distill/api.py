@@ -66,7 +66,8 @@ def check_labels(teacher_config, student_config, task: Task, where: str = "disti
 
 def prepare(cfg: DistillConfig, teacher: Optional[LoadedModel] = None) -> Prepared:
     """Load the teacher (unless given), build the student and data, build and check every loss term."""
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, mirror=cfg.datasets_mirror)
+    task.check_holdout()
     if cfg.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("distill.mixed_precision: fp16 needs a GPU; use bf16 on CPU")
     try:
@@ -152,7 +153,7 @@ def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: 
     summary: dict[str, Any] = {"train_loss": train_result.training_loss, "global_step": train_result.global_step,
                                "train_seconds": train_seconds, "world_size": world,
                                "offline_precompute_seconds": p.offline_seconds, "saved": False}
-    base = CompressionRecord(base_model=cfg.teacher, task=p.task.name)
+    base = CompressionRecord(base_model=cfg.teacher, task=p.task.describe())
     if not trainer.is_world_process_zero():
         return RunResult(output_dir, Stage(method="distill"), summary)
 

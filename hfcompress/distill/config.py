@@ -9,11 +9,12 @@ the first training step. The whole config is stored in the saved student's compr
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from hfcompress.config.base import Config
 from hfcompress.config.recipe import TrainingConfig, check_positive
 from hfcompress.errors import ConfigError
+from hfcompress.tasks.spec import TaskSpec
 
 LOSS_NAMES = ("logits", "ce", "hidden", "attention", "crd")
 # losses that need the teacher's internal features (not just its logits) at every step
@@ -114,7 +115,7 @@ class DistillConfig(TrainingConfig):
     """A whole distillation: teacher, student, weighted loss terms, outputs; training knobs from
     :class:`~hfcompress.config.recipe.TrainingConfig` (shared with fine-tuning)."""
 
-    task: str
+    task: Union[str, TaskSpec]  # a built-in task name, or your data: {dataset: ..., text_columns: [...], ...}
     teacher: str
     output_dir: str
     student: StudentConfig = dataclasses.field(default_factory=StudentConfig)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from hfcompress.config import EvalConfig
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
+from hfcompress.tasks.spec import TaskSpec
 from hfcompress.evaluation import evaluate_model, write_json
 from hfcompress.methods.registry import FAMILIES, config_class
 
@@ -47,7 +48,7 @@ class Stage:
 
 @dataclasses.dataclass
 class PipelineConfig(Config):
-    task: str
+    task: Union[str, TaskSpec]  # a built-in task name, or your data: {dataset: ..., text_columns: [...], ...}
     model: str
     output_dir: str
     stages: list[dict[str, Any]]

@@ -117,7 +117,7 @@ def recover(model: nn.Module, cfg: PruneConfig, task, preprocessor, teacher: Opt
         raise PruneError("prune.recovery: 'distill' needs the unpruned model as teacher (recover(..., teacher=); "
                          "take it with frozen_copy(model) before pruning)")
     set_seed(cfg.seed)
-    tcfg = TrainConfig(task=task.name, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.finetune_epochs,
+    tcfg = TrainConfig(task=task.describe(), model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.finetune_epochs,
                        learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, max_length=cfg.max_length,
                        max_train_samples=cfg.max_train_samples, seed=cfg.seed, threads=cfg.threads,
                        datasets_mirror=cfg.datasets_mirror, logging_steps=10 ** 9)
@@ -190,7 +190,7 @@ def load_for_pruning(cfg: PruneConfig, task):
         from hfcompress.training.train import build_model
 
         model, preprocessor = build_model(cfg.model, task)
-        return model, preprocessor, CompressionRecord(base_model=cfg.model, task=task.name)
+        return model, preprocessor, CompressionRecord(base_model=cfg.model, task=task.describe())
     from hfcompress.hub.load import load
 
     return _from_loaded(load(cfg.model, task=task), cfg, task)
@@ -200,7 +200,7 @@ def _from_loaded(loaded, cfg: PruneConfig, task):
     if not isinstance(loaded.model, nn.Module) or loaded.loader != "pytorch":
         raise HfCompressError(f"{cfg.model}: loaded by {loaded.loader!r}, not a float PyTorch model; prune before "
                               "exporting or quantizing")
-    record = loaded.record or CompressionRecord(base_model=cfg.model, task=task.name)
+    record = loaded.record or CompressionRecord(base_model=cfg.model, task=task.describe())
     return loaded.model, loaded.preprocessor, record
 
 
@@ -216,7 +216,7 @@ def prune(cfg: PruneConfig, *, model=None, resume: bool = False, overwrite: bool
 
     if resume:
         raise HfCompressError("prune: --resume does not apply (pruning keeps no checkpoints); run it again")
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     set_threads(cfg.threads)
     set_seed(cfg.seed)
     net, preprocessor, record = (_from_loaded(model, cfg, task) if model is not None

@@ -20,10 +20,11 @@ pruning is the teacher of hfcompress's ``DistillationTrainer``, with the loss of
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
+from hfcompress.tasks.spec import TaskSpec
 
 METHODS = ("heads", "ffn", "channels", "unstructured", "drop_layers", "vocab")
 
@@ -34,7 +35,7 @@ class PruneError(ConfigError):
 
 @dataclasses.dataclass
 class PruneConfig(Config):
-    task: str
+    task: Union[str, TaskSpec]  # a built-in task name, or your data: {dataset: ..., text_columns: [...], ...}
     model: str
     output_dir: str
     method: Literal["heads", "ffn", "channels", "unstructured", "drop_layers", "vocab"]

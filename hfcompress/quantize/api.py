@@ -40,7 +40,7 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
 
     if resume:
         raise HfCompressError("quantize: --resume does not apply (quantization keeps no checkpoints)")
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
     impl.check_supported(cfg.method, task.modality)
     if cfg.method == "auto":
@@ -58,7 +58,7 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
     if (loaded.record is not None and RECORD_METHOD in loaded.record.methods) or loaded.loader != "pytorch":
         raise HfCompressError(f"{cfg.model} is already quantized or not a PyTorch float model (loader "
                               f"{loaded.loader!r}); quantize the float model it came from")
-    base = loaded.record or CompressionRecord(base_model=cfg.model, task=task.name)
+    base = loaded.record or CompressionRecord(base_model=cfg.model, task=task.describe())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hfcompress-quantize-") as work:
         q = impl.quantize(loaded, task, cfg, Path(work), callbacks=callbacks)

@@ -41,7 +41,7 @@ def _measure(path: str, task, cfg: QuantizeConfig) -> dict[str, Any]:
     from hfcompress.evaluation import evaluate_loaded
 
     loaded = hfcompress.load(path, task=task)
-    ev = evaluate_loaded(loaded, task, EvalConfig(task=task.name, model=path, limit=cfg.auto_eval_samples,
+    ev = evaluate_loaded(loaded, task, EvalConfig(task=task.describe(), model=path, limit=cfg.auto_eval_samples,
                                                   batch_size=cfg.auto_batch_size, max_length=cfg.max_length,
                                                   threads=cfg.threads, datasets_mirror=cfg.datasets_mirror,
                                                   repeats=30, warmup=5))

@@ -11,10 +11,11 @@ in the compression record of the output model.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
+from hfcompress.tasks.spec import TaskSpec
 
 Method = Literal["auto", "onnx-fp32", "onnx-dynamic", "onnx-static", "torch-dynamic", "torch-static", "qat",
                  "bnb-8bit", "bnb-4bit", "fp16", "bf16"]
@@ -44,7 +45,7 @@ class QuantizeConfig(Config):
       auto          measure the candidates for this model on this machine, keep the fastest correct one
     """
 
-    task: str
+    task: Union[str, TaskSpec]  # a built-in task name, or your data: {dataset: ..., text_columns: [...], ...}
     model: str
     output_dir: str
     method: Method = "auto"

@@ -92,7 +92,7 @@ def quantization_aware_training(loaded, task, cfg: QuantizeConfig, callbacks=Non
         model = prepare_linear_qat(loaded.model, per_channel)
     model.train()
 
-    train_cfg = TrainConfig(task=task.name, model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.epochs,
+    train_cfg = TrainConfig(task=task.describe(), model=cfg.model, output_dir=cfg.output_dir, epochs=cfg.epochs,
                             learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, seed=cfg.seed,
                             max_train_samples=cfg.max_train_samples, max_length=cfg.max_length,
                             datasets_mirror=cfg.datasets_mirror, threads=cfg.threads)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import json
 from pathlib import Path
@@ -37,10 +39,11 @@ def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Option
             base = pick_baseline(task_records, named)
             rows = build_rows(task_records, baseline=base.get("_file"))
             timed = [r for r in rows if r.comparable]  # latencies from another setting are not plotted
-            plots = [tradeoff_plot(timed, "latency_ms", "latency (ms, median per batch)", tmp / f"{task}_latency.png"),
-                     tradeoff_plot(rows, "size_mib", "size on disk (MiB)", tmp / f"{task}_size.png", log_x=True)]
+            stem = re.sub(r"[^\w.-]+", "_", task)  # custom task names can hold '/'
+            plots = [tradeoff_plot(timed, "latency_ms", "latency (ms, median per batch)", tmp / f"{stem}_latency.png"),
+                     tradeoff_plot(rows, "size_mib", "size on disk (MiB)", tmp / f"{stem}_size.png", log_x=True)]
             if any(r.sparsity > 0 for r in rows):
-                plots.append(sparsity_plot(rows, tmp / f"{task}_sparsity.png"))
+                plots.append(sparsity_plot(rows, tmp / f"{stem}_sparsity.png"))
             notes = []
             if not all(r.comparable for r in rows):
                 notes.append("Speedup is n/a where a record was measured on another CPU, thread count or batch "

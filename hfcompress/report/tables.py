@@ -34,6 +34,9 @@ def read_records(paths: list[str | Path]) -> list[dict[str, Any]]:
         except (OSError, json.JSONDecodeError) as exc:
             raise HfCompressError(f"{f}: not a readable JSON file ({exc})") from None
         if isinstance(data, dict) and str(data.get("schema", "")).startswith(SCHEMA_PREFIX):
+            from hfcompress.tasks.spec import task_key
+
+            data["task"] = task_key(data.get("task"))  # a custom task's description -> its name
             data.setdefault("_file", str(f))
             records.append(data)
     if not records:

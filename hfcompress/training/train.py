@@ -133,7 +133,8 @@ def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool
     """
     from hfcompress.methods.contract import RunResult
 
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, mirror=cfg.datasets_mirror)
+    task.check_holdout()
     set_threads(cfg.threads)
     set_seed(cfg.seed)
     output_dir = Path(cfg.output_dir)
@@ -158,7 +159,7 @@ def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool
     metrics = trainer.evaluate() if cfg.eval_at_end else {}
 
     # continue the input model's history (e.g. fine-tuning after pruning), or start one
-    record = start or CompressionRecord(base_model=cfg.model, task=task.name)
+    record = start or CompressionRecord(base_model=cfg.model, task=task.describe())
     record = record.with_stage(
         "finetune", params=cfg.to_dict(),
         result={"train_loss": train_result.training_loss, "global_step": train_result.global_step,
