@@ -16,6 +16,11 @@ from hfcompress.config.base import Config
 from hfcompress.errors import ConfigError
 
 
+# Upper bounds for budgets: a value beyond them is a typo (epochs: 1e9), not a plan.
+MAX_EPOCHS = 1000
+MAX_BATCH_OR_LENGTH = 1 << 20
+
+
 def _positive(where: str, **values: float | int | None) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
@@ -66,6 +71,17 @@ class TrainingConfig(Config):
         )
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"{where}.epochs: must be at most {MAX_EPOCHS} (a budget this large is almost "
+                              f"certainly a typo), got {self.epochs:g}")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "max_length"):
+            if getattr(self, name) > MAX_BATCH_OR_LENGTH:
+                raise ConfigError(f"{where}.{name}: must be at most {MAX_BATCH_OR_LENGTH}, got {getattr(self, name)}")
+        model, output_dir = getattr(self, "model", None), getattr(self, "output_dir", None)
+        if isinstance(model, str) and isinstance(output_dir, str):
+            from hfcompress.config.paths import refuse_output_over_input
+
+            refuse_output_over_input(output_dir, [model], where=f"{where}.output_dir")
 
 
 @dataclasses.dataclass

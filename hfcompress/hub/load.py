@@ -164,6 +164,9 @@ def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = N
     _load_plugins()
     path = resolve_model_dir(name_or_path, revision)
     config = read_config(path)
+    from hfcompress.hub.validate import check_folder
+
+    check_folder(path, config)  # weight headers, config sizes and the record, before anything is built
     for loader in _LOADERS:
         if loader.matches(path, config):
             loaded = loader.load(path, task=task, source=str(name_or_path), **kwargs)
@@ -195,12 +198,17 @@ def _load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedMo
     if not any(path.glob("*.safetensors")):
         raise ModelLoadError(f"{path} has no .safetensors weights; hfcompress loads safetensors only "
                              "(re-save with save_pretrained(..., safe_serialization=True))")
+    from hfcompress.hub.validate import check_folder, check_skeleton_fits, meta_skeleton
+
+    shapes = check_folder(path, read_config(path))
     config = AutoConfig.from_pretrained(path)
     record = CompressionRecord.from_model_config(config)
     cls = _model_class(config, task)
     if task is not None:
         task.check_model_labels(config)
     rebuilds = [s for s in (record.stages if record else []) if s.method in _REBUILDERS]
+    # the skeleton the config and record describe, on the meta device (no memory), against the stored shapes
+    check_skeleton_fits(meta_skeleton(cls, config, rebuilds, _REBUILDERS), shapes, path, strict=bool(rebuilds))
     if not rebuilds:
         model = cls.from_pretrained(path, config=config, use_safetensors=True, **kwargs)
     else:
@@ -221,7 +229,10 @@ def _load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
 
     state: dict[str, torch.Tensor] = {}
     for f in sorted(path.glob("*.safetensors")):
-        state.update(load_file(str(f)))
+        try:
+            state.update(load_file(str(f)))
+        except Exception as exc:  # SafetensorError: corrupt despite a sane header
+            raise ModelLoadError(f"{f}: unreadable safetensors ({str(exc).splitlines()[0][:200]})") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Tied weights (e.g. decoder tied to embeddings) may legitimately be absent from the file.
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
