@@ -109,6 +109,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         key_tp, val_tp = get_args(tp) or (Any, Any)
+        for k in value:  # keys stay strict: a quoted YAML key is a different key
+            if key_tp is int and isinstance(k, str):
+                raise ConfigError(f"{where}.<key>: expected an integer, got {k!r}")
         return {_coerce(k, key_tp, f"{where}.<key>"): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp) and issubclass(tp, Config):
         if isinstance(value, tp):

@@ -208,7 +208,8 @@ def _load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedMo
         task.check_model_labels(config)
     rebuilds = [s for s in (record.stages if record else []) if s.method in _REBUILDERS]
     # the skeleton the config and record describe, on the meta device (no memory), against the stored shapes
-    check_skeleton_fits(meta_skeleton(cls, config, rebuilds, _REBUILDERS), shapes, path, strict=bool(rebuilds))
+    check_skeleton_fits(meta_skeleton(cls, config, rebuilds, _REBUILDERS, shapes, path), shapes, path,
+                        strict=bool(rebuilds))
     if not rebuilds:
         model = cls.from_pretrained(path, config=config, use_safetensors=True, **kwargs)
     else:

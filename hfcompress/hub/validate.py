@@ -39,6 +39,12 @@ DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 PACKED_SHAPE_SUFFIX = ".__hfc_shape"
 MAX_RANK = 8
+# a config size may exceed the largest stored dimension (pruned models keep their original config sizes),
+# but not by more than this factor; and the unpruned skeleton may hold at most SKELETON_SLACK times the stored
+# numbers (plus SKELETON_FLOOR) before it is built for real
+DIM_SLACK = 64
+SKELETON_SLACK = 100
+SKELETON_FLOOR = 50_000_000
 
 # config.json integer sizes: name -> smallest allowed value
 CONFIG_SIZES = {"num_hidden_layers": 0, "hidden_size": 1, "num_attention_heads": 1, "intermediate_size": 1,
@@ -199,7 +205,10 @@ def check_config_sizes(config: Mapping[str, Any], shapes: Optional[Mapping[str, 
     weights' ``shapes`` — no larger than the weights can hold (no dimension beyond the largest
     stored one, no more layers than stored tensors)."""
     configs = [config] + [v for v in config.values() if isinstance(v, dict) and "hidden_size" in v]
+    # pruning shrinks the stored tensors below the config's sizes, so the bound is generous; the exact
+    # check is check_skeleton_fits (and check_skeleton_size) on the meta device
     max_dim = max((max(s) for s in (shapes or {}).values() if s), default=None)
+    max_dim = None if max_dim is None else DIM_SLACK * max_dim + 4096
     n_tensors = len(shapes) if shapes is not None else None
     for cfg in configs:
         for key, low in CONFIG_SIZES.items():
@@ -390,12 +399,27 @@ def check_skeleton_fits(model, shapes: Mapping[str, tuple], path: str | os.PathL
                                  f"missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
-def meta_skeleton(cls, config, stages: Iterable = (), rebuilders: Optional[Mapping[str, Callable]] = None):
-    """``cls`` built from ``config`` on the meta device (no memory), reshaped by ``stages``' rebuilders."""
+def check_skeleton_size(model, shapes: Optional[Mapping[str, tuple]], path: str | os.PathLike) -> None:
+    """Refuse a skeleton (before any rebuild) far larger than the stored weights: building it for real
+    would allocate memory the weights never fill (an absurd size in config.json)."""
+    if shapes is None:
+        return
+    stored = sum(math.prod(s) for s in shapes.values())
+    built = sum(t.numel() for t in model.state_dict().values())
+    if built > SKELETON_SLACK * stored + SKELETON_FLOOR:
+        raise ModelLoadError(f"{path}/config.json: describes a model of {built:,} numbers but the weights hold "
+                             f"{stored:,}; a size in config.json is wrong")
+
+
+def meta_skeleton(cls, config, stages: Iterable = (), rebuilders: Optional[Mapping[str, Callable]] = None,
+                  shapes: Optional[Mapping[str, tuple]] = None, path: str | os.PathLike = ""):
+    """``cls`` built from ``config`` on the meta device (no memory), reshaped by ``stages``' rebuilders.
+    Given the stored ``shapes``, the unreshaped skeleton's size is checked first (:func:`check_skeleton_size`)."""
     import torch
 
     with torch.device("meta"):
         model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+        check_skeleton_size(model, shapes, path)
         for stage in stages:
             if rebuilders and stage.method in rebuilders:
                 rebuilders[stage.method](model, stage)

@@ -32,7 +32,26 @@ def encoder_layers(model: nn.Module) -> list[nn.Module]:
     if layers is None or not all(hasattr(l, "attention") and hasattr(l, "intermediate") for l in layers):
         raise PruneError(f"{type(model).__name__} is not a BERT-family encoder (no encoder.layer[i].attention); "
                          "head and FFN pruning support BERT-style models only")
+    check_not_quantized(model)
     return list(layers)
+
+
+def check_not_quantized(model: nn.Module, what: str = "prune") -> None:
+    """Refuse a quantized model (INT8 modules, bitsandbytes, half precision record): pruning slices
+    float weights; prune the float model first, then quantize."""
+    record = getattr(getattr(model, "config", None), "hfcompress", None)
+    stages = record.get("stages", []) if isinstance(record, dict) else []
+    quantized = any(isinstance(s, dict) and s.get("method") == "quantize" for s in stages)
+    if not quantized:
+        for m in model.modules():
+            module_path = type(m).__module__
+            if ("quantized" in module_path or "bitsandbytes" in module_path
+                    or (isinstance(m, nn.Linear) and not isinstance(getattr(m, "weight", None), torch.Tensor))):
+                quantized = True
+                break
+    if quantized:
+        raise PruneError(f"{what}: the model is quantized (INT8 or another quantized format); prune the float "
+                         "model it came from, then quantize the pruned model")
 
 
 def head_size(model: nn.Module) -> int:
@@ -207,15 +226,24 @@ def heads_to_remove(counts: Sequence[int], scores: Optional[Sequence[torch.Tenso
                 raise PruneError(f"prune.layers.{layer}: head index {bad[0]} is out of range (layer {layer} has "
                                  f"{counts[layer]} heads)")
             out[layer] = sorted(set(heads))
+        if total and sum(len(r) for r in out) == total:
+            raise PruneError(f"prune.layers: removes every attention head of the model ({total}); its output would "
+                             "no longer depend on the input. Keep at least one head")
         return out
     assert scores is not None
     if count is not None:
         if count > total:
             raise PruneError(f"prune.count: cannot remove {count} heads, the model has only {total}")
+        if total and count == total:
+            raise PruneError(f"prune.count: {count} removes every attention head of the model ({total}); its output "
+                             "would no longer depend on the input. Keep at least one head")
     elif amount is not None:
-        if not 0 <= amount <= 1:
+        if not 0 <= amount <= 1:  # (also false for nan)
             raise PruneError(f"prune.amount: must be in [0, 1], got {amount}")
         count = round(amount * total)
+        if total and count == total:
+            raise PruneError(f"prune.amount: {amount} removes every attention head of the model ({total}); its "
+                             f"output would no longer depend on the input. Use at most {(total - 1) / total:.3g}")
     else:
         raise PruneError("prune: give count, amount or layers")
     if scope == "layer":

@@ -45,6 +45,17 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     from transformers import AutoConfig
 
     path = resolve_model_dir(name_or_path)
+    # No pickle on any path: the weights must be safetensors (a pytorch_model.bin can run code when unpickled)
+    from hfcompress.errors import ModelLoadError
+    from hfcompress.hub.load import read_config
+    from hfcompress.hub.validate import check_folder
+
+    if not any(path.glob("*.safetensors")):
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+        found = f" (found {', '.join(pickles[:3])}: pickle, which hfcompress never loads)" if pickles else ""
+        raise ModelLoadError(f"{path} has no .safetensors weights{found}; re-save with "
+                             "save_pretrained(..., safe_serialization=True)")
+    check_folder(path, read_config(path))
     config = AutoConfig.from_pretrained(path)
     if CompressionRecord.from_model_config(config) is not None and not reinit_head:
         # A model hfcompress saved (pruned, distilled ...): its skeleton is rebuilt by the loader.
@@ -54,7 +65,8 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     if has_head and config.num_labels != task.num_labels and not reinit_head:
         raise TaskError(f"model {name_or_path} has a classifier for {config.num_labels} labels but task "
                         f"{task.name!r} needs {task.num_labels}; pass --reinit-head to replace the head")
-    model = task.model_class.from_pretrained(path, ignore_mismatched_sizes=reinit_head, **labels)
+    model = task.model_class.from_pretrained(path, ignore_mismatched_sizes=reinit_head, use_safetensors=True,
+                                             **labels)
     return model, task.load_preprocessor(str(path))
 
 
