@@ -53,6 +53,19 @@ def _number(value: Any, where: str) -> float:
     return number
 
 
+def coerce_number(value: Any, where: str) -> int | float:
+    """A finite int or float from a number or a numeric string (``"1e-4"``, ``"3"``), else ConfigError
+    naming ``where``. For values whose field type is only known later (sweep grid axes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    return _number(value, where)
+
+
 def _integer(value: Any, where: str) -> int:
     """An int from an int, an integral float (``3.0``, ``1e3``) or a numeric string (``"3"``, ``"1e3"``)."""
     if isinstance(value, bool):
@@ -151,6 +164,16 @@ class Config:
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{where}: missing required key {name!r}")
         obj = cls(**kwargs)
+        # defaults are values like any other: a nested config left at its default is validated too
+        # (a default that is not a valid config fails here, naming the field, instead of later)
+        for name in fields:
+            if name in data:
+                continue
+            value = getattr(obj, name)
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if isinstance(item, Config):
+                    item.validate(f"{where}.{name}" + (f"[{i}]" if isinstance(value, list) else "") + " (default)")
         obj.validate(where)
         return obj
 

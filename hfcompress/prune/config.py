@@ -165,3 +165,26 @@ class PruneConfig(Config):
                 raise ConfigError(f"{where}.{name}: must be > 0, got {value}")
         if self.eval_limit is not None and self.eval_limit < 0:
             raise ConfigError(f"{where}.eval_limit: must be >= 0, got {self.eval_limit}")
+
+
+def check_not_quantized(model, what: str = "prune", use_record: bool = True) -> None:
+    """Refuse a quantized model (INT8 modules, bitsandbytes; with ``use_record`` also any model whose record
+    has a ``quantize`` stage, e.g. half precision): pruning slices float weights; prune the float model
+    first, then quantize. (The loaders rebuild a pruned skeleton before quantizing it: they need
+    ``use_record=False``.)"""
+    from torch import nn
+    import torch
+
+    record = getattr(getattr(model, "config", None), "hfcompress", None)
+    stages = record.get("stages", []) if isinstance(record, dict) else []
+    quantized = use_record and any(isinstance(s, dict) and s.get("method") == "quantize" for s in stages)
+    if not quantized:
+        for m in model.modules():
+            module_path = type(m).__module__
+            if ("quantized" in module_path or "bitsandbytes" in module_path
+                    or (isinstance(m, nn.Linear) and not isinstance(getattr(m, "weight", None), torch.Tensor))):
+                quantized = True
+                break
+    if quantized:
+        raise PruneError(f"{what}: the model is quantized (INT8 or another quantized format); prune the float "
+                         "model it came from, then quantize the pruned model")

@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from hfcompress.prune.config import PruneError
+from hfcompress.prune.config import PruneError, check_not_quantized
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,26 +32,8 @@ def encoder_layers(model: nn.Module) -> list[nn.Module]:
     if layers is None or not all(hasattr(l, "attention") and hasattr(l, "intermediate") for l in layers):
         raise PruneError(f"{type(model).__name__} is not a BERT-family encoder (no encoder.layer[i].attention); "
                          "head and FFN pruning support BERT-style models only")
-    check_not_quantized(model)
+    check_not_quantized(model, use_record=False)  # the modules: rebuilding a skeleton goes through here
     return list(layers)
-
-
-def check_not_quantized(model: nn.Module, what: str = "prune") -> None:
-    """Refuse a quantized model (INT8 modules, bitsandbytes, half precision record): pruning slices
-    float weights; prune the float model first, then quantize."""
-    record = getattr(getattr(model, "config", None), "hfcompress", None)
-    stages = record.get("stages", []) if isinstance(record, dict) else []
-    quantized = any(isinstance(s, dict) and s.get("method") == "quantize" for s in stages)
-    if not quantized:
-        for m in model.modules():
-            module_path = type(m).__module__
-            if ("quantized" in module_path or "bitsandbytes" in module_path
-                    or (isinstance(m, nn.Linear) and not isinstance(getattr(m, "weight", None), torch.Tensor))):
-                quantized = True
-                break
-    if quantized:
-        raise PruneError(f"{what}: the model is quantized (INT8 or another quantized format); prune the float "
-                         "model it came from, then quantize the pruned model")
 
 
 def head_size(model: nn.Module) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from hfcompress.prune.config import PruneError
+from hfcompress.prune.config import PruneError, check_not_quantized
 from hfcompress.prune.heads import encoder_layers, gradient_importance, slice_linear
 
 
@@ -148,6 +148,7 @@ def prune_channels(model: nn.Module, example: dict[str, torch.Tensor], *, kind: 
     before each step). Returns the measured MACs/params.
     """
     tp = _torch_pruning()
+    check_not_quantized(model, use_record=False)
     if kind == "gradient" and loss_fn is None:
         raise PruneError("gradient channel importance needs data (loss_fn)")
     for name, value in (("amount", amount), ("mac_reduction", mac_reduction)):
