@@ -359,6 +359,7 @@ def check_folder(path: str | os.PathLike, config: Mapping[str, Any], known: Opti
         record = CompressionRecord.from_model_config(dict(config))
     except HfCompressError as exc:
         raise ModelLoadError(f"{path}/{exc}") from None
+    _check_transformers_config(path)
     quantized = record is not None and "quantize" in record.methods
     check_config_sizes(config, None if quantized else shapes, where=f"{path}/config.json")
     if compare_modules is None:
@@ -397,6 +398,20 @@ def check_skeleton_fits(model, shapes: Mapping[str, tuple], path: str | os.PathL
         if missing or unexpected:
             raise ModelLoadError(f"weights in {path} do not fit the model config.json and the record describe: "
                                  f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def _check_transformers_config(path: Path) -> None:
+    """transformers' own validation of config.json (strict dataclass fields on 5.x), as one line."""
+    try:
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(path)
+    except (ImportError, OSError):
+        return  # not a transformers config we can check (the loader reports it)
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        raise ModelLoadError(f"{path}/config.json: not a valid model config ({type(exc).__name__}: "
+                             f"{text[:300]})") from None
 
 
 def check_skeleton_size(model, shapes: Optional[Mapping[str, tuple]], path: str | os.PathLike) -> None:
