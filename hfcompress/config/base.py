@@ -164,16 +164,6 @@ class Config:
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{where}: missing required key {name!r}")
         obj = cls(**kwargs)
-        # defaults are values like any other: a nested config left at its default is validated too
-        # (a default that is not a valid config fails here, naming the field, instead of later)
-        for name in fields:
-            if name in data:
-                continue
-            value = getattr(obj, name)
-            items = value if isinstance(value, list) else [value]
-            for i, item in enumerate(items):
-                if isinstance(item, Config):
-                    item.validate(f"{where}.{name}" + (f"[{i}]" if isinstance(value, list) else "") + " (default)")
         obj.validate(where)
         return obj
 

@@ -361,7 +361,7 @@ def check_folder(path: str | os.PathLike, config: Mapping[str, Any], known: Opti
         raise ModelLoadError(f"{path}/{exc}") from None
     _check_transformers_config(path)
     quantized = record is not None and "quantize" in record.methods
-    check_config_sizes(config, None if quantized else shapes, where=f"{path}/config.json")
+    check_config_sizes(config, shapes, where=f"{path}/config.json")
     if compare_modules is None:
         compare_modules = not quantized  # INT8 state dicts store packed parameters under other names
     check_record(record, config, shapes, known=known, where=f"{path}/config.json['hfcompress']",
