@@ -37,3 +37,14 @@ def refuse_output_over_input(output_dir: str | os.PathLike, inputs: Iterable[Opt
             how = "is" if out == source else "contains"
             raise ConfigError(f"{where}: {output_dir} {how} the input model folder {item}; writing there would "
                               "destroy the input: choose another output folder")
+
+
+def refuse_output_file(output_dir: str | os.PathLike, where: str = "output_dir") -> None:
+    """ConfigError if ``output_dir`` (or a folder above it) is an existing file: found before any work."""
+    path = Path(output_dir).expanduser()
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                what = "is an existing file" if parent == path else f"lies under the existing file {parent}"
+                raise ConfigError(f"{where}: {output_dir} {what}; give a folder path")
+            return

@@ -77,11 +77,15 @@ class TrainingConfig(Config):
         for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "max_length"):
             if getattr(self, name) > MAX_BATCH_OR_LENGTH:
                 raise ConfigError(f"{where}.{name}: must be at most {MAX_BATCH_OR_LENGTH}, got {getattr(self, name)}")
-        model, output_dir = getattr(self, "model", None), getattr(self, "output_dir", None)
-        if isinstance(model, str) and isinstance(output_dir, str):
-            from hfcompress.config.paths import refuse_output_over_input
+        # subclasses name their inputs model (train), teacher and student.model (distill)
+        output_dir = getattr(self, "output_dir", None)
+        inputs = [getattr(self, "model", None), getattr(self, "teacher", None),
+                  getattr(getattr(self, "student", None), "model", None)]
+        if isinstance(output_dir, str):
+            from hfcompress.config.paths import refuse_output_file, refuse_output_over_input
 
-            refuse_output_over_input(output_dir, [model], where=f"{where}.output_dir")
+            refuse_output_over_input(output_dir, [i for i in inputs if isinstance(i, str)], where=f"{where}.output_dir")
+            refuse_output_file(output_dir, where=f"{where}.output_dir")
 
 
 @dataclasses.dataclass

@@ -156,9 +156,10 @@ class PruneConfig(Config):
                               f"certainly a typo), got {self.finetune_epochs:g}")
         if self.method == "channels" and self.amount is not None and self.amount >= 1:
             raise ConfigError(f"{where}.amount: channels keep at least one per layer; must be < 1, got {self.amount}")
-        from hfcompress.config.paths import refuse_output_over_input
+        from hfcompress.config.paths import refuse_output_file, refuse_output_over_input
 
         refuse_output_over_input(self.output_dir, [self.model], where=f"{where}.output_dir")
+        refuse_output_file(self.output_dir, where=f"{where}.output_dir")
         for name in ("max_train_samples", "threads"):
             value = getattr(self, name)
             if value is not None and value <= 0:

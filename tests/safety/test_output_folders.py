@@ -150,6 +150,25 @@ def test_second_writer_with_overwrite_false_fails_instead_of_mixing(tmp_path):
 
 
 # ---- the output path itself -----------------------------------------------------------------
+def test_distill_output_equal_to_teacher_is_refused(tiny_bert_dir, tmp_path, capsys):
+    teacher = copy_model(tiny_bert_dir, tmp_path / "t")
+    before = snapshot(teacher)
+    fails_in_one_line(["distill", "--task", "sst2", "--teacher", str(teacher), "--output-dir", str(teacher),
+                       "--epochs", "1"], capsys, "is the input model folder")
+    assert snapshot(teacher) == before
+
+
+@pytest.mark.parametrize("command", ["train", "prune"])
+def test_output_path_that_is_a_file_is_refused_before_work(tiny_bert_dir, tmp_path, capsys, command):
+    target = tmp_path / "out"
+    target.write_text("my notes")
+    extra = ["--method", "heads", "--amount", "0.5"] if command == "prune" else ["--epochs", "1"]
+    # no dataset mirror: the refusal must come before any data is read
+    fails_in_one_line([command, "--task", "sst2", "--model", str(tiny_bert_dir), "--output-dir", str(target / "sub"),
+                       *extra], capsys, "lies under the existing file")
+    assert target.read_text() == "my notes"
+
+
 def test_output_path_that_is_a_file_is_refused_in_one_line(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys):
     target = tmp_path / "out"
     target.write_text("my notes")
