@@ -193,6 +193,13 @@ def _publish(tmp: Path, target: Path, overwrite: Optional[bool], keep: tuple[str
             names = ", ".join(p.name for p in held[:4]) + (" ..." if len(held) > 4 else "")
             raise OutputDirError(f"{target} is not empty (holds {names}): another run wrote there; pass "
                                  "--overwrite to replace it as a whole, or choose another folder")
+        folders = [p for p in held if p.is_dir() and not p.is_symlink()]
+        if folders and overwrite is None:
+            # a folder of files is one output (a model, a report); one holding other folders is a collection
+            # (``out/`` with many models, the inputs of a report): never replaced without an explicit overwrite
+            names = ", ".join(p.name + "/" for p in folders[:4]) + (" ..." if len(folders) > 4 else "")
+            raise OutputDirError(f"{target} holds other folders ({names}), not one model: not replacing it; "
+                                 "choose an empty folder, or pass --overwrite to replace it as a whole")
         # carry over what the finished run itself wrote there (its checkpoints), then swap the folders
         moved = []
         for name in keep:
@@ -225,9 +232,10 @@ def atomic_directory(target: str | Path, overwrite: Optional[bool] = None,
     Publishing is exclusive (:func:`publish_lock`) and replaces an existing ``target`` as a whole
     (entries named in ``keep`` that the target holds are carried over). ``overwrite=False`` refuses
     a target holding anything else (checked again at publish time, so a writer that lost a race
-    fails instead of mixing); ``None`` (the default) replaces it — callers check with
-    :func:`check_output_dir` before their work starts. A target that is an existing file is refused
-    before the block runs.
+    fails instead of mixing); ``None`` (the default) replaces a folder of files (one earlier output)
+    but refuses one holding other folders (a collection such as ``out/``, never meant to be
+    replaced); ``True`` replaces it whatever it holds. Callers check with :func:`check_output_dir`
+    before their work starts. A target that is an existing file is refused before the block runs.
     """
     target = Path(target)
     _check_target(target)

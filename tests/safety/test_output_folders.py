@@ -108,6 +108,16 @@ def test_replacing_a_model_leaves_nothing_of_the_old_one(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_folder_of_folders_is_never_replaced_by_default(tmp_path):
+    out = tmp_path / "out"
+    _other_model(out / "teacher")  # e.g. a report written with --out out/
+    before = snapshot(out)
+    with pytest.raises(OutputDirError, match="holds other folders .*teacher/"):
+        with atomic_directory(out) as tmp:
+            (tmp / "report.md").write_text("# report")
+    assert snapshot(out) == before
+
+
 # ---- two writers ----------------------------------------------------------------------------
 def test_two_writers_never_mix_their_files(tmp_path):
     out = tmp_path / "out"
