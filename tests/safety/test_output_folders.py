@@ -17,7 +17,8 @@ from hfcompress.hub.save import OutputDirError, atomic_directory, check_output_d
 from tests import helpers
 from tests.safety.util import copy_model, fails_in_one_line, snapshot
 
-NEEDS_CMD = "needs call site in hfcompress/cli/cmd_{0}.py: check_output_dir(cfg.output_dir, inputs=[cfg.model], overwrite=args.overwrite) before any work"
+NEEDS_CMD = ("needs call site in hfcompress/cli/cmd_{0}.py: check_output_dir(cfg.output_dir, inputs=[cfg.model], "
+             "overwrite=args.overwrite) before any work (prune also needs the --overwrite flag)")
 
 
 # ---- output == input ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_write_card_makes_a_quantized_folder_publishable(tiny_bert_dir, tmp_path
 
 
 @pytest.mark.xfail(reason="needs call site in hfcompress/quantize/api.py::quantize (and quantize/auto.py): "
-                          "write_card(tmp, record, task) inside the atomic_directory block", strict=False)
+                          "write_card(tmp, task=task) at the end of the atomic_directory block (config.json is in tmp by then)", strict=False)
 def test_quantize_writes_a_model_card(tiny_bert_dir, tmp_path, use_fixture_mirror):
     from hfcompress.cli.main import main
 
