@@ -6,7 +6,10 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
+    from hfcompress.hub.save import check_output_dir
     from hfcompress.report import build_report
+
+    check_output_dir(args.out, inputs=args.inputs, overwrite=True, flag="--out")
 
     path = build_report(args.inputs, args.out, baseline=args.baseline, title=args.title)
     print(f"report written to {path}")

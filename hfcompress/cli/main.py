@@ -26,11 +26,21 @@ def command_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("cmd_"))
 
 
+class ExactParser(argparse.ArgumentParser):
+    """An ArgumentParser that matches options exactly: argparse's default prefix matching would turn a
+    mistyped or future flag (``--mac`` for ``--mac-reduction``) silently into another one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hfcompress",
-                                     description="Distil, prune and quantize Hugging Face models, then measure them.")
+    parser = ExactParser(prog="hfcompress",
+                         description="Distil, prune and quantize Hugging Face models, then measure them.")
     parser.add_argument("--version", action="version", version=f"hfcompress {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # every subparser (created by the cmd modules with sub.add_parser) is an ExactParser too
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ExactParser)
     for name in command_modules():
         importlib.import_module(f"hfcompress.cli.{name}").register(sub)
     return parser

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def run_family(name: str, args: argparse.Namespace) -> int:
@@ -28,8 +29,13 @@ def run_family(name: str, args: argparse.Namespace) -> int:
         print(f"== {label}\n{format_table(records[label])}")
     if records:
         from hfcompress.evaluation import write_json
+        from hfcompress.hub.card import write_card
 
         write_json(records, result.output_dir / f"{name}_eval.json")
+        own = [r for r in records.values()
+               if Path(r.get("model_path") or r.get("model")).resolve() == Path(result.output_dir).resolve()]
+        if own:  # the model card carries the metrics its own evaluation measured
+            write_card(result.output_dir, metrics=own[-1]["metrics"])
     print(json.dumps(result.to_dict(), indent=2, default=str))
     print(f"{family(name).saved} {result.output_dir} (evaluate it with: hfcompress evaluate --task {cfg.task} "
           f"--model {result.output_dir})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -31,6 +32,62 @@ def _type_name(tp: Any) -> str:
     if tp is bool:
         return "true/false"
     return getattr(tp, "__name__", str(tp))
+
+
+def _number(value: Any, where: str) -> float:
+    """A finite float from a number or a numeric string (YAML reads ``1e-4``, without a dot, as a string)."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    else:
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return number
+
+
+def coerce_number(value: Any, where: str) -> int | float:
+    """A finite int or float from a number or a numeric string (``"1e-4"``, ``"3"``), else ConfigError
+    naming ``where``. For values whose field type is only known later (sweep grid axes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    return _number(value, where)
+
+
+def _integer(value: Any, where: str) -> int:
+    """An int from an int, an integral float (``3.0``, ``1e3``) or a numeric string (``"3"``, ``"1e3"``)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if isinstance(value, (str, float)):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite integer, got {value!r}")
+        if number.is_integer():
+            return int(number)
+    raise ConfigError(f"{where}: expected an integer, got {value!r}")
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -68,19 +125,18 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         key_tp, val_tp = get_args(tp) or (Any, Any)
+        for k in value:  # keys stay strict: a quoted YAML key is a different key
+            if key_tp is int and isinstance(k, str):
+                raise ConfigError(f"{where}.<key>: expected an integer, got {k!r}")
         return {_coerce(k, key_tp, f"{where}.<key>"): _coerce(v, val_tp, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp) and issubclass(tp, Config):
         if isinstance(value, tp):
             return value
         return tp.from_dict(value, where=where)
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        return _number(value, where)
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
+        return _integer(value, where)
     if tp in (str, bool):
         if not isinstance(value, tp):
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")

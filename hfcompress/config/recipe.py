@@ -17,6 +17,11 @@ from hfcompress.errors import ConfigError
 from hfcompress.tasks.spec import TaskSpec
 
 
+# Upper bounds for budgets: a value beyond them is a typo (epochs: 1e9), not a plan.
+MAX_EPOCHS = 1000
+MAX_BATCH_OR_LENGTH = 1 << 20
+
+
 def check_positive(where: str, **values: float | int | None) -> None:
     for name, value in values.items():
         if value is not None and value <= 0:
@@ -67,6 +72,21 @@ class TrainingConfig(Config):
         )
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"{where}.epochs: must be at most {MAX_EPOCHS} (a budget this large is almost "
+                              f"certainly a typo), got {self.epochs:g}")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "max_length"):
+            if getattr(self, name) > MAX_BATCH_OR_LENGTH:
+                raise ConfigError(f"{where}.{name}: must be at most {MAX_BATCH_OR_LENGTH}, got {getattr(self, name)}")
+        # subclasses name their inputs model (train), teacher and student.model (distill)
+        output_dir = getattr(self, "output_dir", None)
+        inputs = [getattr(self, "model", None), getattr(self, "teacher", None),
+                  getattr(getattr(self, "student", None), "model", None)]
+        if isinstance(output_dir, str):
+            from hfcompress.config.paths import refuse_output_file, refuse_output_over_input
+
+            refuse_output_over_input(output_dir, [i for i in inputs if isinstance(i, str)], where=f"{where}.output_dir")
+            refuse_output_file(output_dir, where=f"{where}.output_dir")
 
 
 @dataclasses.dataclass

@@ -135,7 +135,11 @@ def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: 
 
     set_threads(cfg.threads)
     set_seed(cfg.seed)
-    output_dir = Path(cfg.output_dir)
+    from hfcompress.hub.save import check_output_dir
+    from hfcompress.training.train import _folder_of
+
+    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.teacher, cfg.student.model, _folder_of(model)],
+                                  overwrite=overwrite, resume=resume)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
     p = prepare(cfg, teacher=model)  # every user error surfaces here, before any training
@@ -173,7 +177,8 @@ def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: 
                 "train_loss": train_result.training_loss, "global_step": train_result.global_step,
                 "train_seconds": round(train_seconds, 2), "world_size": world})
     title = f"{output_dir.name} ({p.task.name}, distilled)"
-    save_compressed(student, output_dir, record, p.preprocessor, card=model_card(record, p.task, None, title))
+    save_compressed(student, output_dir, record, p.preprocessor, card=model_card(record, p.task, None, title),
+                    overwrite=overwrite or resume)
     summary["saved"] = True
     return RunResult(output_dir, record.stages[-1], summary)
 

@@ -79,7 +79,8 @@ class StudentConfig(Config):
 
     ``layers``: the teacher's architecture with a subset of its layers, weights copied
     (DistilBERT-style): ``layers`` lists teacher layer indices, or ``every_k`` keeps layers
-    k-1, 2k-1, ... (so the last layer, whose output the classifier was trained on, is kept).
+    k-1, 2k-1, ... (so the last layer, whose output the classifier was trained on, is kept);
+    neither given: ``every_k: 2`` (half the layers, as DistilBERT).
     ``tinybert``: the teacher's architecture, shallower and narrower, initialised fresh
     (``embedding_init: teacher_svd`` projects the teacher's embeddings onto their top principal
     directions instead of random ones).
@@ -100,7 +101,7 @@ class StudentConfig(Config):
         check_positive(where, every_k=self.every_k, num_layers=self.num_layers, hidden_size=self.hidden_size,
                   intermediate_size=self.intermediate_size, num_attention_heads=self.num_attention_heads)
         if self.kind == "layers" and self.layers is None and self.every_k is None:
-            raise ConfigError(f"{where}: kind 'layers' needs 'layers' (teacher layer indices) or 'every_k'")
+            self.every_k = 2  # DistilBERT's choice: every other teacher layer, the last one kept
         if self.kind == "layers" and self.layers is not None:
             if not self.layers or min(self.layers) < 0:
                 raise ConfigError(f"{where}.layers: expected non-negative teacher layer indices, got {self.layers}")
@@ -132,6 +133,7 @@ class DistillConfig(TrainingConfig):
 
     def validate(self, where: str) -> None:
         super().validate(where)
+        self.student.validate(f"{where}.student")  # the default student too, not only one given in a recipe
         check_positive(where, temperature=self.temperature, eval_repeats=self.eval_repeats)
         if not self.losses:
             raise ConfigError(f"{where}.losses: at least one loss term is needed")

@@ -149,6 +149,9 @@ def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = N
     _load_plugins()
     path = resolve_model_dir(name_or_path, revision)
     config = read_config(path)
+    from hfcompress.hub.validate import check_folder
+
+    check_folder(path, config)  # weight headers, config sizes and the record, before anything is built
     for loader in _LOADERS:
         if loader.matches(path, config):
             loaded = loader.load(path, task=task, source=str(name_or_path), **kwargs)
@@ -170,12 +173,19 @@ def load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedMod
     if not any(path.glob("*.safetensors")):
         raise ModelLoadError(f"{path} has no .safetensors weights; hfcompress loads safetensors only "
                              "(re-save with save_pretrained(..., safe_serialization=True))")
+    from hfcompress.hub.validate import check_folder, check_skeleton_fits, meta_skeleton
+
+    shapes = check_folder(path, read_config(path))
     config = AutoConfig.from_pretrained(path)
     record = CompressionRecord.from_model_config(config)
     if task is not None:
         task.check_model_labels(config)
-    if not stages_to_rebuild(record):
-        model = model_class(config, task).from_pretrained(path, config=config, use_safetensors=True, **kwargs)
+    rebuilds = stages_to_rebuild(record)
+    cls = model_class(config, task)
+    # the skeleton the config and record describe, on the meta device (no memory), against the stored shapes
+    check_skeleton_fits(meta_skeleton(cls, config, rebuilds, shapes, path), shapes, path, strict=bool(rebuilds))
+    if not rebuilds:
+        model = cls.from_pretrained(path, config=config, use_safetensors=True, **kwargs)
     else:
         # Build the skeleton the record describes, then load the weights strictly into it.
         model = rebuild_skeleton(config, task, record)
@@ -191,7 +201,10 @@ def load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
 
     state: dict[str, torch.Tensor] = {}
     for f in sorted(path.glob("*.safetensors")):
-        state.update(load_file(str(f)))
+        try:
+            state.update(load_file(str(f)))
+        except Exception as exc:  # SafetensorError: corrupt despite a sane header
+            raise ModelLoadError(f"{f}: unreadable safetensors ({str(exc).splitlines()[0][:200]})") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Tied weights (e.g. decoder tied to embeddings) may legitimately be absent from the file.
     tied = set(getattr(model, "_tied_weights_keys", None) or [])

@@ -11,9 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from hfcompress.errors import ModelLoadError
+import re
+
+from hfcompress.errors import HfCompressError, ModelLoadError
 from hfcompress.hub.load import read_config
 from hfcompress.hub.record import RECORD_KEY
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class PushError(HfCompressError):
+    """The upload could not be done (offline, no permission, a bad repo id)."""
+
 
 UPLOAD_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.onnx", "*.onnx_data", "README.md"]
 
@@ -38,8 +47,25 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = True, token: O
     from huggingface_hub import HfApi
 
     folder = check_publishable(folder)
-    api = api or HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), allow_patterns=UPLOAD_PATTERNS,
-                             commit_message=commit_message or f"Upload {folder.name} with hfcompress")
+    if not REPO_ID.match(repo_id or ""):
+        raise PushError(f"--repo-id: {repo_id!r} is not a Hub repo id (owner/name)")
+    if api is None:
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:
+            raise PushError("cannot push while offline (HF_HUB_OFFLINE is set); unset it and try again")
+    try:
+        api = api or HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), allow_patterns=UPLOAD_PATTERNS,
+                                 commit_message=commit_message or f"Upload {folder.name} with hfcompress")
+    except HfCompressError:
+        raise
+    except Exception as exc:  # offline, DNS, HTTP 401/403/5xx, no token ...: one line, not a traceback
+        raise PushError(f"push to {repo_id} failed: {_reason(exc)}") from None
     return str(getattr(info, "commit_url", info))
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())  # one line
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__

@@ -100,12 +100,15 @@ def run_pipeline(cfg: PipelineConfig, eval_overrides: Optional[dict] = None,
         if stage.done:
             print(f"pipeline: stage {stage.name} already done, skipping")
         else:
-            print(f"pipeline: running stage {stage.name}")
-            if runners and stage.section in runners:
+            if (stage.output_dir / "config.json").is_file():  # saved (atomically) but not yet evaluated
+                print(f"pipeline: stage {stage.name} saved earlier, evaluating it")
+            elif runners and stage.section in runners:
+                print(f"pipeline: running stage {stage.name}")
                 runners[stage.section](stage.config)
             else:
                 from hfcompress.api import run_method
 
+                print(f"pipeline: running stage {stage.name}")
                 run_method(stage.section, stage.config)
             record = evaluate_model(cfg.eval_config(str(stage.output_dir), **(eval_overrides or {})))
             record["label"] = stage.name

@@ -169,7 +169,7 @@ def _release_memory() -> None:
 
 
 def save_pruned(model: nn.Module, output_dir: str | Path, record: CompressionRecord, preprocessor=None,
-                card: Optional[str] = None) -> Path:
+                card: Optional[str] = None, overwrite: Optional[bool] = None) -> Path:
     """Save atomically through the method's weights writer (unstructured ``packed``: bitmask + non-zeros)."""
     from hfcompress.hub.save import save_compressed
     from hfcompress.methods.registry import stage_variant, variant_impl
@@ -179,7 +179,8 @@ def save_pruned(model: nn.Module, output_dir: str | Path, record: CompressionRec
     if last is not None:
         for v in stage_variant(last.method):
             writer = writer or variant_impl(v.family, v.name).write_weights(model, last.result)
-    return save_compressed(model, output_dir, record, preprocessor, card=card, write_weights=writer)
+    return save_compressed(model, output_dir, record, preprocessor, card=card, write_weights=writer,
+                           overwrite=overwrite)
 
 
 def load_for_pruning(cfg: PruneConfig, task):
@@ -197,6 +198,10 @@ def load_for_pruning(cfg: PruneConfig, task):
 
 
 def _from_loaded(loaded, cfg: PruneConfig, task):
+    from hfcompress.prune.config import check_not_quantized
+
+    if isinstance(loaded.model, nn.Module):
+        check_not_quantized(loaded.model)
     if not isinstance(loaded.model, nn.Module) or loaded.loader != "pytorch":
         raise HfCompressError(f"{cfg.model}: loaded by {loaded.loader!r}, not a float PyTorch model; prune before "
                               "exporting or quantizing")
@@ -214,8 +219,12 @@ def prune(cfg: PruneConfig, *, model=None, resume: bool = False, overwrite: bool
     from hfcompress.methods.contract import RunResult
     from hfcompress.tasks import get_task
 
+    from hfcompress.hub.save import check_output_dir
+    from hfcompress.training.train import _folder_of
+
     if resume:
         raise HfCompressError("prune: --resume does not apply (pruning keeps no checkpoints); run it again")
+    check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     set_threads(cfg.threads)
     set_seed(cfg.seed)
@@ -242,7 +251,7 @@ def prune(cfg: PruneConfig, *, model=None, resume: bool = False, overwrite: bool
     result["params_after"] = _param_count(net)
     record = record.with_stage(stage_name(cfg), params=cfg.to_dict(), result=result)
     card = model_card(record, task, title=f"{Path(cfg.output_dir).name} ({task.name}, pruned: {cfg.method})")
-    save_pruned(net, cfg.output_dir, record, preprocessor, card=card)
+    save_pruned(net, cfg.output_dir, record, preprocessor, card=card, overwrite=overwrite)
     brief = {k: v for k, v in result.items() if k not in ("module_shapes", "pruned_tensors", "kept_heads")}
     return RunResult(Path(cfg.output_dir), record.stages[-1], {"method": cfg.method, "result": brief})
 

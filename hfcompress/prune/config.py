@@ -7,6 +7,9 @@ layers or ResNet residual blocks) or ``vocab`` (word-embedding rows of tokens th
 uses, with the tokenizer rewritten to match). How much is removed is given by ``amount`` (a fraction),
 ``count`` (heads, drop_layers), ``layers`` (heads only: per-layer head indices), ``drop``
 (drop_layers only: layer/block indices) or ``mac_reduction`` (channels only); ``vocab`` needs none.
+For ``channels``, ``amount`` is the fraction of each prunable layer's output channels removed
+(coupled layers together, every layer keeps at least one channel), so it is monotone: more never
+removes less. Removing every attention head (heads) is refused, like removing every layer.
 Everything that can be checked without the model is checked here; what needs the model (head counts,
 layer indices, shortcut blocks) is checked before anything is written.
 
@@ -147,9 +150,43 @@ class PruneConfig(Config):
         for name in ("finetune_epochs",):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(self, name)}")
+        from hfcompress.config.recipe import MAX_EPOCHS
+
+        if self.finetune_epochs > MAX_EPOCHS:
+            raise ConfigError(f"{where}.finetune_epochs: must be at most {MAX_EPOCHS} (a budget this large is almost "
+                              f"certainly a typo), got {self.finetune_epochs:g}")
+        if self.method == "channels" and self.amount is not None and self.amount >= 1:
+            raise ConfigError(f"{where}.amount: channels keep at least one per layer; must be < 1, got {self.amount}")
+        from hfcompress.config.paths import refuse_output_file, refuse_output_over_input
+
+        refuse_output_over_input(self.output_dir, [self.model], where=f"{where}.output_dir")
+        refuse_output_file(self.output_dir, where=f"{where}.output_dir")
         for name in ("max_train_samples", "threads"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{where}.{name}: must be > 0, got {value}")
         if self.eval_limit is not None and self.eval_limit < 0:
             raise ConfigError(f"{where}.eval_limit: must be >= 0, got {self.eval_limit}")
+
+
+def check_not_quantized(model, what: str = "prune", use_record: bool = True) -> None:
+    """Refuse a quantized model (INT8 modules, bitsandbytes; with ``use_record`` also any model whose record
+    has a ``quantize`` stage, e.g. half precision): pruning slices float weights; prune the float model
+    first, then quantize. (The loaders rebuild a pruned skeleton before quantizing it: they need
+    ``use_record=False``.)"""
+    from torch import nn
+    import torch
+
+    record = getattr(getattr(model, "config", None), "hfcompress", None)
+    stages = record.get("stages", []) if isinstance(record, dict) else []
+    quantized = use_record and any(isinstance(s, dict) and s.get("method") == "quantize" for s in stages)
+    if not quantized:
+        for m in model.modules():
+            module_path = type(m).__module__
+            if ("quantized" in module_path or "bitsandbytes" in module_path
+                    or (isinstance(m, nn.Linear) and not isinstance(getattr(m, "weight", None), torch.Tensor))):
+                quantized = True
+                break
+    if quantized:
+        raise PruneError(f"{what}: the model is quantized (INT8 or another quantized format); prune the float "
+                         "model it came from, then quantize the pruned model")

@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from hfcompress.prune.config import PruneError
+from hfcompress.prune.config import PruneError, check_not_quantized
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,6 +32,7 @@ def encoder_layers(model: nn.Module) -> list[nn.Module]:
     if layers is None or not all(hasattr(l, "attention") and hasattr(l, "intermediate") for l in layers):
         raise PruneError(f"{type(model).__name__} is not a BERT-family encoder (no encoder.layer[i].attention); "
                          "head and FFN pruning support BERT-style models only")
+    check_not_quantized(model, use_record=False)  # the modules: rebuilding a skeleton goes through here
     return list(layers)
 
 
@@ -207,15 +208,24 @@ def heads_to_remove(counts: Sequence[int], scores: Optional[Sequence[torch.Tenso
                 raise PruneError(f"prune.layers.{layer}: head index {bad[0]} is out of range (layer {layer} has "
                                  f"{counts[layer]} heads)")
             out[layer] = sorted(set(heads))
+        if total and sum(len(r) for r in out) == total:
+            raise PruneError(f"prune.layers: removes every attention head of the model ({total}); its output would "
+                             "no longer depend on the input. Keep at least one head")
         return out
     assert scores is not None
     if count is not None:
         if count > total:
             raise PruneError(f"prune.count: cannot remove {count} heads, the model has only {total}")
+        if total and count == total:
+            raise PruneError(f"prune.count: {count} removes every attention head of the model ({total}); its output "
+                             "would no longer depend on the input. Keep at least one head")
     elif amount is not None:
-        if not 0 <= amount <= 1:
+        if not 0 <= amount <= 1:  # (also false for nan)
             raise PruneError(f"prune.amount: must be in [0, 1], got {amount}")
         count = round(amount * total)
+        if total and count == total:
+            raise PruneError(f"prune.amount: {amount} removes every attention head of the model ({total}); its "
+                             f"output would no longer depend on the input. Use at most {(total - 1) / total:.3g}")
     else:
         raise PruneError("prune: give count, amount or layers")
     if scope == "layer":

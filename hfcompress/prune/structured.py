@@ -11,12 +11,13 @@ module's new shape and rebuild those modules from the record at load time (see `
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
 
-from hfcompress.prune.config import PruneError
+from hfcompress.prune.config import PruneError, check_not_quantized
 from hfcompress.prune.heads import encoder_layers, gradient_importance, slice_linear
 
 
@@ -136,19 +137,33 @@ def prune_channels(model: nn.Module, example: dict[str, torch.Tensor], *, kind: 
                    loss_fn: Optional[Callable[[], torch.Tensor]] = None, steps: int = 40) -> dict[str, Any]:
     """Remove conv channels with torch-pruning's MetaPruner (dependency-aware, residual-safe).
 
-    ``amount``: fraction of channels per layer; ``mac_reduction``: iterate in small steps until
-    MACs fall to ``1 / mac_reduction`` of the original. ``kind="gradient"`` uses Taylor importance
-    (``loss_fn`` computes a loss on data before each step). Returns the measured MACs/params.
+    ``amount``: the fraction of each prunable layer's output channels to remove (layers coupled
+    through a residual connection are pruned together, by the same fraction). The number kept is
+    rounded down, but every layer keeps at least one channel: a layer of ``n`` channels is pruned
+    by at most ``1 - 1/n``. So more ``amount`` never removes less, and ``amount`` near 1 leaves
+    one channel per layer (torch-pruning alone skips a layer whose rounding would leave none).
+    An ``amount > 0`` that removes no channel at all is an error.
+    ``mac_reduction``: iterate in small steps until MACs fall to ``1 / mac_reduction`` of the
+    original. ``kind="gradient"`` uses Taylor importance (``loss_fn`` computes a loss on data
+    before each step). Returns the measured MACs/params.
     """
     tp = _torch_pruning()
+    check_not_quantized(model, use_record=False)
     if kind == "gradient" and loss_fn is None:
         raise PruneError("gradient channel importance needs data (loss_fn)")
+    for name, value in (("amount", amount), ("mac_reduction", mac_reduction)):
+        if value is not None and not math.isfinite(value):
+            raise PruneError(f"prune.{name}: must be a finite number, got {value}")
+    if amount is not None and not 0 <= amount < 1:
+        raise PruneError(f"prune.amount: must be in [0, 1) for channels, got {amount}")
     importance = tp.importance.TaylorImportance() if kind == "gradient" else tp.importance.MagnitudeImportance(p=2)
     base_macs, base_params = count_macs(model, example)
     target_ratio = amount if amount is not None else 0.95
     n_steps = 1 if amount is not None else steps
+    ignored = _classifier_layers(model)
+    ratios = _capped_ratios(model, target_ratio, ignored)
     pruner = tp.pruner.MetaPruner(model, example, importance=importance, pruning_ratio=target_ratio,
-                                  iterative_steps=n_steps, ignored_layers=_classifier_layers(model))
+                                  pruning_ratio_dict=ratios, iterative_steps=n_steps, ignored_layers=ignored)
     macs = base_macs
     for _ in range(n_steps):
         if kind == "gradient":
@@ -162,8 +177,30 @@ def prune_channels(model: nn.Module, example: dict[str, torch.Tensor], *, kind: 
         raise PruneError(f"prune.mac_reduction: reached only {base_macs / macs:.2f}x, not {mac_reduction}x")
     model.zero_grad(set_to_none=True)
     macs, params = count_macs(model, example)
+    if amount is not None and amount > 0 and macs >= base_macs:
+        smallest = min((m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d) and m.out_channels > 1),
+                       default=1)
+        raise PruneError(f"prune.amount: {amount} removes no channel (layers keep round-down of (1 - amount) x "
+                         f"their channels; with {smallest}-channel layers, give at least {1 / max(smallest, 1):.3g})")
     return {"macs_before": base_macs, "macs_after": macs, "params_before": base_params, "params_after": params,
             "mac_reduction": base_macs / macs}
+
+
+def _capped_ratios(model: nn.Module, ratio: float, ignored: Sequence[nn.Module]) -> dict[nn.Module, float]:
+    """Per-layer pruning ratios: ``ratio``, capped so that a layer of ``n`` output channels keeps one.
+
+    torch-pruning keeps ``int(n * (1 - ratio))`` channels and skips a layer whose count would be 0,
+    which made high amounts prune less than low ones."""
+    out: dict[nn.Module, float] = {}
+    skip = set(map(id, ignored))
+    for m in model.modules():
+        if id(m) in skip:
+            continue
+        n = m.out_channels if isinstance(m, nn.Conv2d) else m.out_features if isinstance(m, nn.Linear) else None
+        if n is None or n < 2:
+            continue
+        out[m] = min(ratio, 1.0 - 1.5 / n)
+    return out
 
 
 def rebuild_modules(model: nn.Module, shapes: dict[str, dict[str, Any]]) -> None:

@@ -40,11 +40,15 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
 
     if resume:
         raise HfCompressError("quantize: --resume does not apply (quantization keeps no checkpoints)")
+    from hfcompress.hub.save import check_output_dir
+    from hfcompress.training.train import _folder_of
+
+    check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
     impl.check_supported(cfg.method, task.modality)
     if cfg.method == "auto":
-        return impl.run(cfg, task, model=model)
+        return impl.run(cfg, task, model=model, overwrite=overwrite)
     impl.require()
     set_threads(cfg.threads)
 
@@ -66,5 +70,5 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
         record = base.with_stage(RECORD_METHOD, cfg.to_dict(), q.result)
         card = model_card(record, task, title=f"{Path(cfg.output_dir).name} ({task.name}, quantized: {cfg.method})")
         save_compressed(q.model, cfg.output_dir, record, loaded.preprocessor, card=card, config=q.config,
-                        write_weights=q.write_weights)
+                        write_weights=q.write_weights, overwrite=overwrite)
     return RunResult(Path(cfg.output_dir), record.stages[-1], {"method": cfg.method, **q.result})

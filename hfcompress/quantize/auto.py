@@ -70,8 +70,8 @@ class AutoSelect:
     def check_supported(self, method: str, modality: str) -> None:
         pass  # each candidate is checked in run()
 
-    def run(self, cfg: QuantizeConfig, task, model=None):
-        return quantize_auto(cfg, task, model=model)
+    def run(self, cfg: QuantizeConfig, task, model=None, overwrite: bool = False):
+        return quantize_auto(cfg, task, model=model, overwrite=overwrite)
 
 
 def _unavailable(method: str):
@@ -85,7 +85,7 @@ def _unavailable(method: str):
     return None
 
 
-def quantize_auto(cfg: QuantizeConfig, task, model=None):
+def quantize_auto(cfg: QuantizeConfig, task, model=None, overwrite: bool = False):
     from hfcompress.evaluation.efficiency import cpu_flags, set_threads
     from hfcompress.hub.record import RECORD_KEY, CompressionRecord
     from hfcompress.hub.save import atomic_directory
@@ -141,7 +141,7 @@ def quantize_auto(cfg: QuantizeConfig, task, model=None):
         decision = {"chosen": chosen, "why": why, "cpu_flags": flags, "threads": threads,
                     "eval_samples": cfg.auto_eval_samples, "batch_size": cfg.auto_batch_size,
                     "measurements": rows, "skipped": skipped}
-        with atomic_directory(cfg.output_dir) as tmp:
+        with atomic_directory(cfg.output_dir, overwrite=overwrite) as tmp:
             for entry in (Path(work) / chosen).iterdir():
                 shutil.copy2(entry, tmp / entry.name)
             # the chosen folder's record, told that 'auto' chose it (through CompressionRecord, not raw JSON)

@@ -15,6 +15,7 @@ from typing import Any, Union, get_args, get_origin
 
 import yaml
 
+from hfcompress.config.base import coerce_number
 from hfcompress.config.recipe import META_KEYS, SECTIONS
 from hfcompress.errors import ConfigError
 from hfcompress.methods.registry import FAMILIES, config_class
@@ -79,9 +80,7 @@ def expand(data: dict, where: str = "recipe") -> tuple[str, list[Point], dict]:
                               f"{', '.join(FAMILIES[name].sweepable)}")
         if not value:
             raise ConfigError(f"{where}.{name}.{key}: empty sweep list")
-        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float))]
-        if bad:
-            raise ConfigError(f"{where}.{name}.{key}: sweep values must be numbers, got {bad[0]!r}")
+        value = [coerce_number(v, f"{where}.{name}.{key}") for v in value]  # YAML reads 1e-4 as a string
         axes[key] = value
     points = []
     for combo in itertools.product(*axes.values()) if axes else [()]:

@@ -24,7 +24,7 @@ from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.card import model_card
 from hfcompress.hub.load import load, resolve_model_dir
 from hfcompress.hub.record import RECORD_KEY, CompressionRecord
-from hfcompress.hub.save import save_compressed
+from hfcompress.hub.save import check_output_dir, save_compressed
 from hfcompress.models.zoo import is_scratch, scratch_config
 from hfcompress.tasks import Task, get_task
 from hfcompress.tasks.batches import preprocessed
@@ -46,6 +46,17 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     from transformers import AutoConfig
 
     path = resolve_model_dir(name_or_path)
+    # No pickle on any path: the weights must be safetensors (a pytorch_model.bin can run code when unpickled)
+    from hfcompress.errors import ModelLoadError
+    from hfcompress.hub.load import read_config
+    from hfcompress.hub.validate import check_folder
+
+    if not any(path.glob("*.safetensors")):
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+        found = f" (found {', '.join(pickles[:3])}: pickle, which hfcompress never loads)" if pickles else ""
+        raise ModelLoadError(f"{path} has no .safetensors weights{found}; re-save with "
+                             "save_pretrained(..., safe_serialization=True)")
+    check_folder(path, read_config(path))
     config = AutoConfig.from_pretrained(path)
     if CompressionRecord.from_model_config(config) is not None and not reinit_head:
         # A model hfcompress saved (pruned, distilled ...): its skeleton is rebuilt by the loader.
@@ -55,7 +66,8 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     if has_head and config.num_labels != task.num_labels and not reinit_head:
         raise TaskError(f"model {name_or_path} has a classifier for {config.num_labels} labels but task "
                         f"{task.name!r} needs {task.num_labels}; pass --reinit-head to replace the head")
-    model = task.model_class.from_pretrained(path, ignore_mismatched_sizes=reinit_head, **labels)
+    model = task.model_class.from_pretrained(path, ignore_mismatched_sizes=reinit_head, use_safetensors=True,
+                                             **labels)
     return model, task.load_preprocessor(str(path))
 
 
@@ -108,6 +120,12 @@ def resolve_checkpoint(output_dir: Path, resume: bool, overwrite: bool) -> tuple
     return checkpoint_dir, last
 
 
+def _folder_of(loaded) -> Optional[Path]:
+    """The folder an in-memory (loaded) input model came from, if it is one: an output may not overwrite it."""
+    path = getattr(loaded, "path", None)
+    return path if path is not None and Path(path).is_dir() else None
+
+
 def fit(model, task: Task, preprocessor, cfg: TrainingConfig, output_dir: str | Path, train_data, *,
         trainer_class: type = Trainer, args_class: type = TrainingArguments, collator=None, eval_data=None,
         callbacks: Optional[list] = None, resume_from: Optional[str] = None,
@@ -137,7 +155,8 @@ def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool
     task.check_holdout()
     set_threads(cfg.threads)
     set_seed(cfg.seed)
-    output_dir = Path(cfg.output_dir)
+    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite,
+                                  resume=resume)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 
     if model is not None:
@@ -170,6 +189,6 @@ def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool
                                          if k.removeprefix("eval_") in ("accuracy", "f1", "matthews_correlation",
                                                                         "pearson", "spearmanr")},
                           title=f"{Path(cfg.output_dir).name} ({task.name})")
-        save_compressed(trainer.model, output_dir, record, preprocessor, card=card)
+        save_compressed(trainer.model, output_dir, record, preprocessor, card=card, overwrite=overwrite or resume)
     return RunResult(output_dir, record.stages[-1], {"train_loss": train_result.training_loss,
                                                      "global_step": train_result.global_step, **metrics})

@@ -77,7 +77,8 @@ def test_importance_scores_and_selection():
     scores = [torch.tensor([0.1, 0.9, 0.5, 0.7]), torch.tensor([0.2, 0.3, 0.05, 0.8])]
     assert H.heads_to_remove([4, 4], scores, count=3) == [[0], [0, 2]]
     assert H.heads_to_remove([4, 4], scores, amount=0.5, scope="layer") == [[0, 2], [0, 2]]
-    assert H.heads_to_remove([4, 4], scores, amount=1.0) == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    with pytest.raises(PruneError, match="removes every attention head"):  # issue 17: refused, like every layer
+        H.heads_to_remove([4, 4], scores, amount=1.0)
     assert H.heads_to_remove([4, 4], None, layers={1: [3, 1]}) == [[], [1, 3]]
 
 

@@ -75,7 +75,7 @@ def test_sweep_runs_every_point_then_resumes(tmp_path, tiny_bert_dir, use_fixtur
 
 @pytest.mark.parametrize("line, message", [
     ("learning_rate: []", "train.learning_rate: empty sweep list"),
-    ("learning_rate: [0.1, fast]", "sweep values must be numbers, got 'fast'"),
+    ("learning_rate: [0.1, fast]", "expected a number, got 'fast'"),
     ("task: [sst2, cola]", "train.task: cannot be swept"),
     ("learning_rat: [0.1, 0.2]", "unknown key 'learning_rat'"),
     ("learning_rate: [0.1, -1]", "learning_rate: must be > 0"),
