@@ -9,7 +9,7 @@ import json
 from hfcompress.cli.common import add_common, config_from
 
 FIELDS = ["task", "model", "output_dir", "method", "per_channel", "max_length", "threads", "datasets_mirror", "seed",
-          "calibration", "calibration_samples", "calibration_batch_size", "percentile", "optimization_level", "isa",
+          "calibration", "calibration_samples", "calibration_batch_size", "percentile", "optimization_level", "isa", "onnx_format",
           "bnb_4bit_quant_type", "bnb_compute_dtype", "bnb_double_quant", "llm_int8_threshold", "epochs",
           "learning_rate", "batch_size", "max_train_samples", "auto_candidates", "auto_max_accuracy_drop",
           "auto_eval_samples", "auto_batch_size"]
@@ -46,6 +46,8 @@ def register(sub) -> None:
     g = p.add_argument_group("ONNX Runtime")
     g.add_argument("--optimization-level", dest="optimization_level", choices=["O1", "O2", "O3"])
     g.add_argument("--isa", choices=["auto", "avx2", "avx512", "avx512_vnni", "arm64"])
+    g.add_argument("--onnx-format", dest="onnx_format", choices=["qdq", "qoperator"],
+                   help="onnx-static graph format (default qdq)")
     g = p.add_argument_group("bitsandbytes")
     g.add_argument("--bnb-4bit-quant-type", dest="bnb_4bit_quant_type", choices=["nf4", "fp4"])
     g.add_argument("--bnb-compute-dtype", dest="bnb_compute_dtype", choices=["float32", "bfloat16", "float16"])

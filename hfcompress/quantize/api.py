@@ -40,9 +40,9 @@ def check_supported(method: str, modality: str) -> None:
 
 def check_dependencies(method: str) -> None:
     if method.startswith("onnx"):
-        from hfcompress.quantize.onnx import require_optimum
+        from hfcompress.quantize.onnx import require_onnxruntime
 
-        require_optimum()
+        require_onnxruntime()
     elif method.startswith("bnb"):
         from hfcompress.quantize.bnb import require_bnb
 

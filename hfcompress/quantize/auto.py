@@ -35,9 +35,9 @@ DEFAULT_CANDIDATES = {
 }
 
 
-def _have_optimum() -> bool:
+def _have_onnxruntime() -> bool:
     try:
-        import optimum.onnxruntime  # noqa: F401
+        import onnx, onnxruntime  # noqa: F401, E401
     except ImportError:
         return False
     return True
@@ -83,8 +83,8 @@ def quantize_auto(cfg: QuantizeConfig, task) -> dict[str, Any]:
     for m in candidates:
         check_supported(m, task.modality)
     skipped = {}
-    if not _have_optimum():
-        skipped.update({m: "optimum-onnx not installed (bash scripts/setup.sh onnx)" for m in candidates
+    if not _have_onnxruntime():
+        skipped.update({m: 'onnxruntime not installed (pip install -e ".[onnx]")' for m in candidates
                         if m.startswith("onnx")})
         candidates = [m for m in candidates if m not in skipped]
     if not candidates:
