@@ -331,6 +331,15 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
     if method == CalibrationMethod.Percentile:
         extra["CalibPercentile"] = cfg.percentile
     fmt = QuantFormat.QOperator if cfg.onnx_format == "qoperator" else QuantFormat.QDQ
+    if optimised:
+        # The calibrator only collects ranges of tensors with a known float type, and ONNX's shape
+        # inference gives none after a fused com.microsoft op (measured: the pooler's input then has
+        # no range and quantize_static fails). ONNX Runtime's symbolic shape inference knows them.
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        typed = dst.with_name("typed.onnx")
+        quant_pre_process(str(src), str(typed), skip_optimization=True, auto_merge=True)
+        src = typed
     # quantize_static writes its augmented calibration model into its own temporary directory
     quantize_static(str(src), str(dst), _reader(samples), quant_format=fmt, op_types_to_quantize=operators,
                     per_channel=per_channel, calibrate_method=method, extra_options=extra, **types)
