@@ -168,3 +168,18 @@ def test_folder_with_at_sign_and_vocab_pruned_input(tiny_bert_dir, tmp_path, use
     extra = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
              "labels": torch.zeros(len(batch["input_ids"]), dtype=torch.long)}
     assert torch.allclose(loaded.predict(extra), loaded.predict(batch))
+
+
+def test_static_text_keeps_ffn_output_projections_in_float(tiny_bert_dir, tmp_path, use_fixture_mirror):
+    """Fused (BiasGelu) or not (the erf pattern), the GELU-fed MatMuls are found: one per layer."""
+    task = get_task("sst2")
+    model = hfcompress.load(tiny_bert_dir, task=task).model
+    O.export_onnx(model, "text", tmp_path / "e.onnx", {"input_ids": torch.tensor([[2, 7, 9, 3, 0]]),
+                                                      "attention_mask": torch.tensor([[1, 1, 1, 1, 0]])})
+    O.optimize_text(tmp_path / "e.onnx", tmp_path / "o.onnx", model, "O2")
+    assert len(O.gelu_fed_matmuls(tmp_path / "e.onnx")) == len(O.gelu_fed_matmuls(tmp_path / "o.onnx")) == 2
+    for level in (None, "O2"):
+        out = tmp_path / f"static-{level}"
+        summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out),
+                                          method="onnx-static", optimization_level=level, calibration_samples=16))
+        assert summary["kept_float"] == {"ffn_output_matmuls": 2}
