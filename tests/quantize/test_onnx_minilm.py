@@ -28,11 +28,13 @@ def _accuracy(path, task, mirror) -> float:
 def test_minilm_int8_within_one_point_of_fp32(real_mirror, minilm_path, tmp_path, one_thread, capsys):
     task = get_task("sst2")
     teacher = tmp_path / "minilm-sst2"
-    train(TrainConfig(task="sst2", model=minilm_path, output_dir=str(teacher), epochs=1, learning_rate=3e-4,
-                      batch_size=16, max_train_samples=640, max_eval_samples=N_EVAL, max_length=64, save_steps=1000,
+    # 2000 sentences at 1e-4 (~1.5 min on one core): measured 0.79 accuracy, and fewer borderline predictions
+    # than 640 at 3e-4 (0.765; 6 instead of 2 predictions flipped by dynamic INT8)
+    train(TrainConfig(task="sst2", model=minilm_path, output_dir=str(teacher), epochs=1, learning_rate=1e-4,
+                      batch_size=16, max_train_samples=2000, max_eval_samples=N_EVAL, max_length=64, save_steps=1000,
                       datasets_mirror=real_mirror))
     fp32 = _accuracy(teacher, task, real_mirror)
-    assert fp32 > 0.65  # the brief fine-tune learnt something (chance: 0.5)
+    assert fp32 > 0.7  # the brief fine-tune learnt something (chance: 0.5)
     results = {}
     for method, options in [("onnx-fp32", {}), ("onnx-dynamic", {}),
                             ("onnx-static", {"calibration": "minmax", "calibration_samples": 128})]:
@@ -49,4 +51,4 @@ def test_minilm_int8_within_one_point_of_fp32(real_mirror, minilm_path, tmp_path
           + ", ".join(f"{m} {a:.3f}" for m, a in results.items()))
     assert abs(results["onnx-fp32"] - fp32) <= 1 / N_EVAL  # fused fp32: the same predictions (one tie at most)
     for method in ("onnx-dynamic", "onnx-static"):
-        assert abs(results[method] - fp32) <= 0.01, results
+        assert abs(results[method] - fp32) <= 0.01 + 1e-9, results  # 1 point = 2 of 200 sentences
