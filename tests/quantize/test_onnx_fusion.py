@@ -2,6 +2,7 @@
 per-layer head counts) and ResNet, outputs against PyTorch, and compressed inputs (pruned, vocabulary-pruned)."""
 
 import json
+from pathlib import Path
 
 import onnx
 import pytest
@@ -183,3 +184,47 @@ def test_static_text_keeps_ffn_output_projections_in_float(tiny_bert_dir, tmp_pa
         summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out),
                                           method="onnx-static", optimization_level=level, calibration_samples=16))
         assert summary["kept_float"] == {"ffn_output_matmuls": 2}
+
+
+def test_onnx_folder_pushes_and_loads_by_hub_id(tiny_bert_dir, tmp_path, use_fixture_mirror, monkeypatch):
+    """push uploads the graph; the real Hub resolution (snapshot_download, offline cache) loads it back."""
+    import fnmatch
+    import shutil
+
+    import huggingface_hub.constants as c
+
+    from hfcompress.hub.card import model_card
+    from hfcompress.hub.push import push_to_hub
+    
+    task = get_task("sst2")
+    out = tmp_path / "onnx"
+    quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method="onnx-dynamic",
+                            optimization_level="O2"))
+    local = hfcompress.load(out, task=task)
+    (out / "README.md").write_text(model_card(local.record, task))
+    uploads = []
+
+    class Api:
+        def create_repo(self, repo_id, **kw):
+            pass
+
+        def upload_folder(self, folder_path, allow_patterns, **kw):
+            uploads.extend(p.name for p in Path(folder_path).iterdir()
+                           if any(fnmatch.fnmatch(p.name, pat) for pat in allow_patterns))
+            return "https://hub/acme/onnx/commit/1"
+
+    assert push_to_hub(out, "acme/onnx", api=Api()).endswith("commit/1")
+    assert "model.onnx" in uploads and "config.json" in uploads
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--acme--onnx" / "snapshots" / ("b" * 40)
+    snapshot.mkdir(parents=True)
+    for name in uploads:
+        shutil.copy2(out / name, snapshot / name)
+    (cache / "models--acme--onnx" / "refs").mkdir()
+    (cache / "models--acme--onnx" / "refs" / "main").write_text("b" * 40)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    loaded = hfcompress.load("acme/onnx", task=task)
+    assert loaded.loader == "onnx" and loaded.path == snapshot
+    batch = text_batch(local)
+    assert torch.equal(loaded.predict(batch), local.predict(batch))
