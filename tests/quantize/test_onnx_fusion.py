@@ -228,3 +228,28 @@ def test_onnx_folder_pushes_and_loads_by_hub_id(tiny_bert_dir, tmp_path, use_fix
     assert loaded.loader == "onnx" and loaded.path == snapshot
     batch = text_batch(local)
     assert torch.equal(loaded.predict(batch), local.predict(batch))
+
+
+def test_distilled_then_ffn_pruned_student_exports(tmp_path, use_fixture_mirror, one_thread):
+    """A distilled 2-layer student (record + rebuild), FFN-pruned to per-layer widths, through ONNX O2."""
+    from hfcompress.distill import DistillConfig
+    from hfcompress.distill.api import distill
+    from tests.distill.util import save_tiny_teacher
+
+    task = get_task("sst2")
+    teacher = save_tiny_teacher(tmp_path / "teacher")
+    student = tmp_path / "student"
+    distill(DistillConfig.from_dict(dict(task="sst2", teacher=str(teacher), output_dir=str(student),
+                                         student={"kind": "layers", "every_k": 2}, epochs=1, batch_size=8,
+                                         eval_batch_size=8, max_length=16, eval_repeats=1, save_steps=1000)))
+    pruned = tmp_path / "ffn"
+    prune(PruneConfig(task="sst2", model=str(student), output_dir=str(pruned), method="ffn", amount=0.5,
+                      eval_limit=0))
+    fp32 = hfcompress.load(pruned, task=task)
+    assert [s.method for s in fp32.record.stages][-2:] == ["distill", "prune_ffn"]
+    out = tmp_path / "onnx"
+    summary = quantize(QuantizeConfig(task="sst2", model=str(pruned), output_dir=str(out), method="onnx-fp32",
+                                      optimization_level="O2"))
+    assert summary["fused"]["attention"] == 2 and summary["fused"]["gelu"] == 2
+    batch = text_batch(fp32)
+    assert_close_to_fp32(fp32.predict(batch), hfcompress.load(out, task=task).predict(batch), 1e-4)
