@@ -12,6 +12,7 @@ sentences (and how many predictions differ from PyTorch), and the median latency
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -53,10 +54,15 @@ def main() -> None:
     O.quantize_graph(work / "o2.onnx", work / "static.onnx", cfg, "text", optimised=True, samples=samples)
     O.quantize_graph(work / "o2.onnx", work / "static-all.onnx", cfg, "text", optimised=True, samples=samples,
                      exclude_ffn_output=False)
+    O.quantize_graph(work / "o2.onnx", work / "static-qop.onnx", dataclasses.replace(cfg, onnx_format="qoperator"),
+                     "text", optimised=True, samples=samples)
+    O.quantize_graph(work / "plain.onnx", work / "dynamic-plain.onnx", cfg, "text", optimised=False)
     models = {"PyTorch eager (fp32)": loaded.model}
     labels = {"plain.onnx": "ONNX fp32, no optimisation", "o2.onnx": "ONNX fp32, O2 fused",
-              "dynamic.onnx": "ONNX dynamic INT8 (O2)", "static.onnx": "ONNX static INT8 (O2, FFN out fp32)",
-              "static-all.onnx": "ONNX static INT8 (O2, every MatMul)"}
+              "dynamic-plain.onnx": "ONNX dynamic INT8 (no optimisation)", "dynamic.onnx": "ONNX dynamic INT8 (O2)",
+              "static.onnx": "ONNX static INT8 QDQ (O2, FFN out fp32)",
+              "static-qop.onnx": "ONNX static INT8 QOperator (O2, FFN out fp32)",
+              "static-all.onnx": "ONNX static INT8 QDQ (O2, every MatMul)"}
     for file, label in labels.items():
         models[label] = O.OnnxModel(work / file, threads=args.threads)
 

@@ -143,8 +143,9 @@ def export_onnx(model, modality: str, path: Path, example: dict[str, torch.Tenso
 
 
 def example_batch(task, preprocessor, cfg: QuantizeConfig, n: int = 2) -> dict[str, torch.Tensor]:
-    """``n`` collated examples of the task's train split; text gets one padding column so the export
-    traces the attention-mask path whatever the sentence lengths."""
+    """``n`` collated examples of the task's train split. Text gets one padding column: transformers
+    drops an all-ones attention mask on some attention paths (SDPA), which would trace a graph that
+    ignores padding; the padded example keeps the mask in the graph whatever the sentences."""
     raw = task.load(task.train_split, limit=n, mirror=cfg.datasets_mirror, shuffle_seed=cfg.seed)
     data = task.preprocess(raw, preprocessor, max_length=cfg.max_length, train=False)
     if len(data) == 0:
