@@ -390,12 +390,9 @@ def quantize_onnx(loaded, task, cfg: QuantizeConfig, out_dir: Path) -> dict[str,
     ``out_dir`` is the temporary folder of an :func:`atomic_directory`; intermediates go to a
     separate temporary directory that is always removed.
     """
-    require_onnxruntime()
-    if cfg.onnx_format is not None and cfg.method != "onnx-static":
-        raise HfCompressError(f"quantize.onnx_format: only onnx-static chooses QDQ or QOperator (method is "
-                              f"{cfg.method!r}; dynamic INT8 is QOperator)")
-    modality = task.modality
-    model = loaded.model.eval()
+    require_onnxruntime()  # (onnx_format applies to onnx-static only; other methods ignore it, so that
+    # `auto` can pass one config to every candidate)
+    modality, model = task.modality, loaded.model
     level = cfg.optimization_level
     result: dict[str, Any] = {"backend": "onnxruntime", "format": "onnx", "file": ONNX_FILE, "opset": OPSET,
                               "exporter": "torch.onnx (TorchScript)"}
@@ -473,9 +470,6 @@ class OnnxModel:
             feed[name] = array.astype(np.int64 if kind == "tensor(int64)" else np.float32, copy=False)
         logits = self.session.run(["logits"], feed)[0]
         return OnnxOutput(logits=torch.from_numpy(logits))
-
-    def eval(self):  # callers treat it like an nn.Module in eval mode
-        return self
 
 
 def load_onnx(path: Path, modality: str, threads: Optional[int] = None) -> OnnxModel:
