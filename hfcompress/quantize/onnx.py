@@ -412,7 +412,8 @@ def quantize_onnx(loaded, task, cfg: QuantizeConfig, out_dir: Path) -> dict[str,
             result["fused"] = fused_counts(current, model, modality)
             print(fused_line(result["fused"], level), flush=True)
         if quantized:
-            samples = calibration_samples(task, loaded.preprocessor, cfg, names) if cfg.method == "onnx-static" else None
+            static = cfg.method == "onnx-static"
+            samples = calibration_samples(task, loaded.preprocessor, cfg, names) if static else None
             target = work / "quantized.onnx"
             result.update(quantize_graph(current, target, cfg, modality, optimised=bool(level), samples=samples))
             current = target
@@ -465,7 +466,7 @@ class OnnxModel:
             if value is None and name == "token_type_ids" and "input_ids" in batch:
                 value = torch.zeros_like(torch.as_tensor(batch["input_ids"]))
             if value is None:
-                raise HfCompressError(f"{self.path}: the batch has no {name!r} (the graph's inputs: {list(self.inputs)})")
+                raise HfCompressError(f"{self.path}: the batch has no {name!r} (graph inputs: {list(self.inputs)})")
             array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
             feed[name] = array.astype(np.int64 if kind == "tensor(int64)" else np.float32, copy=False)
         logits = self.session.run(["logits"], feed)[0]
