@@ -1,7 +1,7 @@
 """The technique summary table: one representative of each compression family, measured side by side.
 
-    .venv-onnx/bin/python benchmarks/summary.py --task sst2
-    .venv-onnx/bin/python benchmarks/summary.py --task cifar10
+    .venv/bin/python benchmarks/summary.py --task sst2
+    .venv/bin/python benchmarks/summary.py --task cifar10
 
 On the benchmark teacher of the task (benchmarks/work/teacher-<task>), through hfcompress's own
 entry points (the configs below are what `hfcompress prune/quantize/distill` would run): pruning
@@ -175,7 +175,7 @@ def main() -> None:
     env = data["environment"]
     md = "\n".join([
         f"# Technique summary: {args.task}", "",
-        f"Command: `.venv-onnx/bin/python benchmarks/summary.py --task {args.task}`", "",
+        f"Command: `.venv/bin/python benchmarks/summary.py --task {args.task}`", "",
         f"Baseline: `{teacher.relative_to(WORK.parent.parent)}`. {metric} on the whole {task.name} "
         f"{'/'.join(base['splits'])} split ({base['n_examples']} examples). Speed-ups: every model on the same fixed "
         f"batch (1 and 32 examples), alternating for {args.rounds} rounds in this one run, {threads} thread(s), "

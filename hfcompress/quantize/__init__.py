@@ -1,4 +1,4 @@
-"""Quantization: ONNX Runtime, PyTorch INT8 and QAT, bitsandbytes; ``auto`` picks by measurement.
+"""Quantization: ONNX Runtime (torch.onnx + onnxruntime, no Optimum), PyTorch INT8 and QAT, bitsandbytes; ``auto`` picks by measurement.
 
 ``quantize(QuantizeConfig(...))`` writes a folder that ``hfcompress.load`` and ``hfcompress evaluate``
 read back; see :mod:`hfcompress.quantize.api`.

@@ -64,6 +64,7 @@ class QuantizeConfig(Config):
     # -- ONNX Runtime ----------------------------------------------------------------------
     optimization_level: Optional[Literal["O1", "O2", "O3"]] = None
     isa: Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"] = "auto"
+    onnx_format: Optional[Literal["qdq", "qoperator"]] = None  # onnx-static's graph format; None: QDQ
     # -- bitsandbytes ----------------------------------------------------------------------
     bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
     bnb_compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"

@@ -1,6 +1,7 @@
 """Loaders for quantized models, registered with hfcompress's loader registry on import.
 
-- ``onnx``: a folder with ``model.onnx`` -> ``ORTModelFor...`` (fp32 or INT8 ONNX Runtime)
+- ``onnx``: a folder with ``model.onnx`` -> an ``onnxruntime.InferenceSession`` wrapper called like a
+  transformers model (fp32 or INT8; ``hfcompress.quantize.onnx.OnnxModel``)
 - ``torch-int8``: a record whose quantize stage has backend ``torch`` -> the float skeleton
   (earlier stages' rebuilds applied), the same conversion replayed, then the INT8 weights
   loaded strictly from safetensors (no pickle; see ``torch_int8.flatten_state``)
@@ -10,7 +11,7 @@
   (earlier stages' rebuilds applied), then cast to the recorded dtype: a pruned skeleton is built
   in float32 and transformers 4.x loads float32 by default, and fp16/bf16 -> float32 -> back is exact
 
-This module imports without optimum or bitsandbytes: their loaders raise an error naming the
+This module imports without onnxruntime or bitsandbytes: their loaders raise an error naming the
 install command only when such a folder is actually loaded.
 """
 

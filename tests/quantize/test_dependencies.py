@@ -11,7 +11,7 @@ from hfcompress.quantize import QuantizeConfig, quantize
 
 
 @pytest.mark.parametrize("module, method, fragment", [
-    ("optimum.onnxruntime", "onnx-dynamic", "bash scripts/setup.sh onnx"),
+    ("onnxruntime", "onnx-dynamic", r'pip install -e "\.\[onnx\]"'),
     ("bitsandbytes", "bnb-8bit", "pip install bitsandbytes"),
 ])
 def test_missing_backend_names_the_fix(module, method, fragment, monkeypatch, tiny_bert_dir, tmp_path):
@@ -33,11 +33,17 @@ def test_loading_a_bnb_folder_without_bitsandbytes(monkeypatch, tiny_bert_dir, t
         hfcompress.load(folder)
 
 
-def test_loading_an_onnx_folder_without_optimum(monkeypatch, tiny_bert_dir, tmp_path):
+def test_loading_an_onnx_folder_without_onnxruntime(monkeypatch, tiny_bert_dir, tmp_path):
     folder = tmp_path / "onnx"
     folder.mkdir()
     (folder / "config.json").write_text((tiny_bert_dir / "config.json").read_text())
-    (folder / "model.onnx").write_bytes(b"")
-    monkeypatch.setitem(sys.modules, "optimum.onnxruntime", None)
-    with pytest.raises(HfCompressError, match="setup.sh onnx"):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph), str(folder / "model.onnx"))  # a valid graph: only the runtime is missing
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(HfCompressError, match=r'pip install -e "\.\[onnx\]"'):
         hfcompress.load(folder)
