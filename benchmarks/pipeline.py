@@ -1,10 +1,10 @@
 """The headline pipelines, measured: the shipped pipeline recipe run from the benchmark teacher, then
 teacher and every stage compared in one run (interleaved timing, robustness, the comparison report).
 
-    .venv-onnx/bin/python benchmarks/pipeline.py --task sst2      # recipes/pipeline-sst2.yaml
-    .venv-onnx/bin/python benchmarks/pipeline.py --task cifar10   # recipes/pipeline-cifar10.yaml
+    .venv/bin/python benchmarks/pipeline.py --task sst2      # recipes/pipeline-sst2.yaml
+    .venv/bin/python benchmarks/pipeline.py --task cifar10   # recipes/pipeline-cifar10.yaml
 
-(`.venv-onnx`: the SST-2 pipeline ends in ONNX Runtime INT8, which needs optimum-onnx.) The recipe's
+(The SST-2 pipeline ends in ONNX Runtime INT8, which runs in the one environment beside transformers.) The recipe's
 ``model`` and ``output_dir`` are replaced by benchmarks/work/teacher-<task> and
 benchmarks/work/pipeline-<task>; everything else is the recipe as users get it. Re-running resumes:
 finished stages and finished evaluations are not redone (timing always is).
@@ -140,7 +140,7 @@ def main() -> None:
     n_eval = clean["teacher"]["n_examples"]
     md = "\n".join([
         f"# Pipeline on {args.task}: `{recipe_path.relative_to(ROOT)}` from the benchmark teacher", "",
-        f"Command: `.venv-onnx/bin/python benchmarks/pipeline.py --task {args.task}`", "",
+        f"Command: `.venv/bin/python benchmarks/pipeline.py --task {args.task}`", "",
         f"Stages: {' -> '.join(labels[s.name] for s in stages)}. {metric} on {n_eval} {task.name} "
         f"{'/'.join(clean['teacher']['splits'])} examples; every model loaded through hfcompress's loader. "
         f"Latency: one fixed batch (1 and 32 examples), all models alternating for {args.rounds} rounds in this "

@@ -1,8 +1,8 @@
 """Quantization benchmark: fp32 and every method, on the SST-2 teacher and the CIFAR-10 ResNet, in one run.
 
-    flock /tmp/hfcompress-cpu.lock .venv-onnx/bin/python benchmarks/quantize_bench.py
+    flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/quantize_bench.py
 
-Runs under .venv-onnx (the ONNX methods need optimum-onnx; bitsandbytes installed there too).
+Runs in the one environment, .venv (ONNX Runtime and bitsandbytes beside transformers).
 For each model: quantize with every method that applies (outputs in benchmarks/work/quantize/),
 then evaluate each folder in a fresh subprocess with the same code as ``hfcompress evaluate``
 (``evaluate_loaded``): accuracy on a seeded subset, latency at batch 32 and batch 1, throughput,
@@ -48,7 +48,6 @@ def measure(model_dir: str, task_name: str, limit: int, threads: int, repeats: i
 
     # import every runtime first, so that the memory baseline is the same for every method
     import onnxruntime  # noqa: F401
-    import optimum.onnxruntime  # noqa: F401
 
     set_threads(threads)
     baseline_mib = _rss_mib()
@@ -92,7 +91,8 @@ def measure_in_subprocess(model_dir: Path, task: str, args) -> dict:
 # The run
 # ---------------------------------------------------------------------------------------------
 def quantize_one(task: str, model: str, method: str, out: Path, args) -> dict:
-    from hfcompress.quantize import QuantizeConfig, quantize
+    from hfcompress.api import run_method
+    from hfcompress.quantize import QuantizeConfig
 
     if out.exists() and args.reuse and (out / "config.json").exists():
         return {"reused": True}
@@ -102,7 +102,7 @@ def quantize_one(task: str, model: str, method: str, out: Path, args) -> dict:
                          **OPTIONS.get((task, method), {}))
     try:
         start = time.perf_counter()
-        result = quantize(cfg)
+        result = run_method("quantize", cfg).to_dict()
         result["quantize_seconds"] = round(time.perf_counter() - start, 1)
         return result
     except Exception as exc:  # a backend failing here is a result to report, not a crash
@@ -221,10 +221,10 @@ def main() -> None:
         (RESULTS / f"quantize_{task}.md").write_text(f"# Quantization benchmark: {task}\n\n" + md[-1])
     try:
         import bitsandbytes
+        import onnx
         import onnxruntime
-        import optimum.version
 
-        versions = (f"onnxruntime {onnxruntime.__version__}, optimum {optimum.version.__version__}, "
+        versions = (f"onnxruntime {onnxruntime.__version__}, onnx {onnx.__version__}, "
                     f"bitsandbytes {bitsandbytes.__version__}")
     except ImportError as exc:
         versions = f"(missing: {exc.name})"
@@ -242,7 +242,7 @@ def write_combined(env: dict, versions: str, seconds: float) -> None:
         else:
             sections.append(f"## {task}\n\nnot run yet\n")
     flags = set(env["cpu_flags"])
-    header = (f"# Quantization benchmark\n\nCommand: `flock /tmp/hfcompress-cpu.lock .venv-onnx/bin/python "
+    header = (f"# Quantization benchmark\n\nCommand: `flock /tmp/hfcompress-cpu.lock .venv/bin/python "
               f"benchmarks/quantize_bench.py` (`--tasks sst2` or `--tasks cifar10` re-runs one model)\n\n"
               f"CPU: {env['cpu']} ({env['cpu_count']} cores); flags: {', '.join(env['cpu_flags'])}; "
               f"AVX2 {'yes' if 'avx2' in flags else 'no'}, AVX-512 {'yes' if 'avx512f' in flags else 'no'}, "
