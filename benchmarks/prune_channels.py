@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prune_common import (RESULTS, TEACHER_CIFAR, WORK, add_speedups, base_args, environment, evaluate, prune,
-                          require_mirror, require_teacher, table, write_results)
+from prune_common import (RESULTS, TEACHER_CIFAR, WORK, add_speedups, base_args, environment, evaluate, pruned_row,
+                          require_teacher, start, table, write_results)
 
 
 def main() -> None:
@@ -27,14 +27,7 @@ def main() -> None:
     p.add_argument("--scratch-arch", default="scratch:resnet18-w16")
     p.add_argument("--scratch-samples", type=int, default=8000)
     p.add_argument("--scratch-epochs", type=float, default=2.0)
-    args = p.parse_args()
-    require_mirror()
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
+    args = start(p, teacher=False)  # checked below: it may be trained here first
     out_root = WORK / "prune-channels"
     teacher_ready = (RESULTS / "teacher_cifar10.json").is_file() and Path(args.model).is_dir()
     base_note = f"CIFAR-10 teacher at {args.model}"
@@ -60,16 +53,11 @@ def main() -> None:
     for target in args.targets:
         for ft in (False, True):
             folder = out_root / f"channels{target:g}x{'-ft' if ft else ''}"
-            pruned, result = prune(args.model, "cifar10", folder, args, method="channels", importance="magnitude",
-                                   mac_reduction=target, finetune_epochs=1.0 if ft else 0.0)
+            row, result = pruned_row(args.model, "cifar10", folder, args, base, method="channels",
+                                     importance="magnitude", mac_reduction=target, finetune_epochs=1.0 if ft else 0.0)
             rows[0]["macs"] = result["macs_before"]
-            ev = evaluate(pruned, "cifar10", args)
-            rows.append({"path": str(folder), "target": target, "recovery": ft, **ev, "macs": result["macs_after"],
-                         "mac_reduction": result["mac_reduction"],
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            rows.append({**row, "target": target, "recovery": ft, "macs": result["macs_after"],
+                         "mac_reduction": result["mac_reduction"]})
     base_ms = add_speedups(rows, args.model, "cifar10", args)
     data = {"benchmark": "prune_channels", "model": args.model, "base": base_note, "task": "cifar10",
             "eval_examples": base["n_examples"], "importance": "L2 magnitude (torch-pruning MagnitudeImportance)",

@@ -27,7 +27,7 @@ TEACHER_SST2 = WORK / "teacher-sst2"
 TEACHER_CIFAR = WORK / "teacher-cifar10"
 
 __all__ = ["RESULTS", "WORK", "TEACHER_SST2", "TEACHER_CIFAR", "add_speedups", "base_args", "environment", "evaluate",
-           "plot", "prune", "require_mirror", "require_teacher", "table", "write_results"]
+           "plot", "prune", "pruned_row", "require_mirror", "require_teacher", "start", "table", "write_results"]
 
 
 def base_args(description: str, **defaults) -> argparse.ArgumentParser:
@@ -49,6 +49,21 @@ def base_args(description: str, **defaults) -> argparse.ArgumentParser:
 def require_teacher(path: str) -> None:
     if not Path(path).is_dir():
         sys.exit(f"teacher model not found at {path}; train it first (benchmarks/teacher.py)")
+
+
+def start(parser: argparse.ArgumentParser, teacher: bool = True) -> argparse.Namespace:
+    """Parse the command line, check the data mirror (and the teacher), fix threads and the seed."""
+    args = parser.parse_args()
+    require_mirror()
+    if teacher:
+        require_teacher(args.model)
+    import torch
+
+    from hfcompress.evaluation.efficiency import set_threads
+
+    set_threads(args.threads)
+    torch.manual_seed(0)
+    return args
 
 
 def prune(model: str, task: str, folder: Path, args, **fields):
@@ -76,6 +91,18 @@ def prune(model: str, task: str, folder: Path, args, **fields):
     if "recovery" in result:
         result["recovery"]["seconds"] = timer.seconds
     return pruned, result
+
+
+def pruned_row(model: str, task: str, folder: Path, args, base: dict, **fields) -> tuple[dict, dict]:
+    """:func:`prune` then :func:`evaluate`: ``(row, stage result)``; the row holds the evaluation, the change
+    against ``base`` (the unpruned model's evaluation) and the recovery's training time."""
+    pruned, result = prune(model, task, folder, args, **fields)
+    ev = evaluate(pruned, task, args)
+    row = {"path": str(folder), **ev, "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
+           "speedup": base["latency_ms"] / ev["latency_ms"],
+           "train_seconds": result.get("recovery", {}).get("seconds")}
+    print(f"{folder.name}: {row}", flush=True)
+    return row, result
 
 
 def evaluate(model, task: str, args) -> dict:

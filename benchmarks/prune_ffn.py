@@ -10,38 +10,23 @@ fine-tune, evaluated again. Each model is one ``hfcompress.compress`` of the tea
 
 from __future__ import annotations
 
-import time
-
-from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, prune, require_mirror,
-                          require_teacher, table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
     p = base_args(__doc__, train_samples=640)
     p.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5, 0.7])
-    args = p.parse_args()
-    require_mirror()
-    require_teacher(args.model)
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
+    args = start(p)
     out_root = WORK / "prune-ffn"
     base = evaluate(args.model, "sst2", args)
     rows = []
     for amount in args.amounts:
         for ft in (False, True):
             folder = out_root / f"ffn{round(amount * 100):02d}{'-ft' if ft else ''}"
-            pruned, result = prune(args.model, "sst2", folder, args, method="ffn", importance="gradient",
-                                   amount=amount, scope="layer", finetune_epochs=1.0 if ft else 0.0)
-            ev = evaluate(pruned, "sst2", args)
-            rows.append({"path": str(folder), "amount": amount, "ffn_width": result["ffn_widths"][0], "recovery": ft, **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="ffn", importance="gradient",
+                                     amount=amount, scope="layer", finetune_epochs=1.0 if ft else 0.0)
+            rows.append({**row, "amount": amount, "ffn_width": result["ffn_widths"][0], "recovery": ft})
     base_ms = add_speedups(rows, args.model, "sst2", args)
     data = {"benchmark": "prune_ffn", "model": args.model, "task": "sst2", "eval_examples": base["n_examples"],
             "importance": "first-order Taylor on FFN activations", "scope": "layer (same fraction per layer)",

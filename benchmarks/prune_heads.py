@@ -18,8 +18,8 @@ from __future__ import annotations
 import sys
 import time
 
-from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, prune, require_mirror,
-                          require_teacher, table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
@@ -33,21 +33,15 @@ def main() -> None:
     p.add_argument("--recovery-temperature", type=float, default=2.0, help="distill: temperature of the KD term")
     p.add_argument("--recovery-ce-weight", type=float, default=0.5, help="distill: weight of the hard-label term")
     p.add_argument("--name", help="results name (default: prune_heads; prune_heads_kd with --recovery distill/both)")
-    args = p.parse_args()
+    args = start(p)
     name = args.name or ("prune_heads" if args.recovery == "plain" else "prune_heads_kd")
     kinds = {"plain": ["plain"], "distill": ["distill"], "both": ["plain", "distill"]}[args.recovery]
-    require_mirror()
-    require_teacher(args.model)
-    import torch
 
     import hfcompress
-    from hfcompress.evaluation.efficiency import set_threads
     from hfcompress.prune import heads as H
     from hfcompress.prune.api import score_batches
     from hfcompress.prune.config import PruneConfig
 
-    set_threads(args.threads)
-    torch.manual_seed(0)
     out_root = WORK / "prune-heads"
 
     # heads ranked once, on the unpruned teacher; each fraction then prunes the teacher's folder with
@@ -74,15 +68,11 @@ def main() -> None:
                 finetune_epochs=1.0, recovery=kind, recovery_temperature=args.recovery_temperature,
                 recovery_ce_weight=args.recovery_ce_weight)
             folder = out_root / f"heads{round(frac * 100):02d}{suffix[kind]}"
-            pruned, result = prune(args.model, "sst2", folder, args, method="heads", layers=layers, **recovery)
-            ev = evaluate(pruned, "sst2", args)
-            rows.append({"path": str(folder), "fraction": frac, "heads_removed": result["heads_removed"],
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="heads", layers=layers,
+                                     **recovery)
+            rows.append({**row, "fraction": frac, "heads_removed": result["heads_removed"],
                          "heads_per_layer": result["heads_per_layer"], "recovery": kind is not None,
-                         "recovery_kind": kind, "loss_terms": result.get("recovery", {}).get("loss_terms"), **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+                         "recovery_kind": kind, "loss_terms": result.get("recovery", {}).get("loss_terms")})
     base_ms = add_speedups(rows, args.model, "sst2", args)
 
     data = {"benchmark": "prune_heads", "model": args.model, "task": "sst2", "eval_examples": base["n_examples"],

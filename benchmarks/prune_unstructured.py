@@ -13,40 +13,25 @@ safetensors), reloaded and evaluated.
 
 from __future__ import annotations
 
-import time
-
-from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, prune, require_mirror,
-                          require_teacher, table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
     p = base_args(__doc__, train_samples=480)
     p.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.9])
-    args = p.parse_args()
-    require_mirror()
-    require_teacher(args.model)
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
+    args = start(p)
     out_root = WORK / "prune-unstructured"
     base = evaluate(args.model, "sst2", args)
     rows = []
     for s in args.sparsities:
         for variant in ("one-shot", "one-shot + FT", "gradual"):
             folder = out_root / f"u{round(s * 100):02d}-{variant.replace(' + ', '-').replace(' ', '')}"
-            pruned, result = prune(args.model, "sst2", folder, args, method="unstructured", amount=s, scope="global",
-                                   schedule="gradual" if variant == "gradual" else "oneshot",
-                                   finetune_epochs=0.0 if variant == "one-shot" else 1.0, storage="packed")
-            ev = evaluate(pruned, "sst2", args)
-            rows.append({"path": str(folder), "sparsity_target": s, "variant": variant, "sparsity_reached": result["sparsity"], **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "size_ratio": ev["size_mib"] / base["size_mib"],
-                         "latency_ratio": ev["latency_ms"] / base["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="unstructured", amount=s,
+                                     scope="global", schedule="gradual" if variant == "gradual" else "oneshot",
+                                     finetune_epochs=0.0 if variant == "one-shot" else 1.0, storage="packed")
+            rows.append({**row, "sparsity_target": s, "variant": variant, "sparsity_reached": result["sparsity"],
+                         "size_ratio": row["size_mib"] / base["size_mib"]})
     base_ms = add_speedups(rows, args.model, "sst2", args)
     for r in rows:
         r["latency_ratio"] = 1.0 / r["speedup"]
