@@ -45,6 +45,7 @@ def measure(model_dir: str, task_name: str, limit: int, threads: int, repeats: i
     from hfcompress.evaluation import evaluate_loaded
     from hfcompress.evaluation.efficiency import measure_latency, set_threads
     from hfcompress.tasks import get_task
+    from hfcompress.tasks.batches import batches
 
     # import every runtime first, so that the memory baseline is the same for every method
     import onnxruntime  # noqa: F401
@@ -55,9 +56,7 @@ def measure(model_dir: str, task_name: str, limit: int, threads: int, repeats: i
     loaded = hfcompress.load(model_dir, task=task)
     record = evaluate_loaded(loaded, task, EvalConfig(task=task_name, model=model_dir, limit=limit, batch_size=32,
                                                      threads=threads, repeats=repeats))
-    raw = task.load(task.eval_splits[0], limit=1)
-    one = task.collator(loaded.preprocessor)([task.preprocess(raw, loaded.preprocessor, train=False)[0]])
-    one.pop("labels", None)
+    one = next(batches(task, task.eval_splits[0], loaded.preprocessor, batch_size=1, limit=1, labels=False))
     record["efficiency"]["batch1"] = measure_latency(lambda: loaded.predict(one), warmup=5, repeats=repeats * 3)
     matrices = 0
     for name, t in loaded.weight_tensors():
