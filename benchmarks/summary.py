@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 
-import hfcompress
 from common import WORK, evaluate_cached, require_mirror, write_results
 from speed import time_models
 
+import hfcompress
 from hfcompress.config import EvalConfig
 from hfcompress.evaluation.efficiency import environment, set_threads
 from hfcompress.tasks import get_task
