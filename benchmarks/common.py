@@ -45,6 +45,18 @@ def evaluate_cached(path: Path, cfg, label: str | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+def run_evaluated(name: str, cfg, **kwargs):
+    """Run method ``name`` on ``cfg`` through the public API (the run contract), then evaluate what
+    ``hfcompress <name>`` evaluates after it (``hfcompress.methods.registry.evaluations``).
+    Returns ``(RunResult, {label: evaluation record})``."""
+    from hfcompress.api import run_method
+    from hfcompress.evaluation import evaluate_model
+    from hfcompress.methods.registry import evaluations
+
+    result = run_method(name, cfg, **kwargs)
+    return result, {label: evaluate_model(ecfg) for label, ecfg in evaluations(name, cfg)}
+
+
 def write_results(name: str, data: dict, markdown: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -17,11 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from common import WORK, require_mirror, write_results
+from common import WORK, require_mirror, run_evaluated, write_results
 
 from hfcompress.config import EvalConfig
 from hfcompress.distill import DistillConfig
-from hfcompress.distill.api import distill
 from hfcompress.evaluation import evaluate_model
 
 TEACHER = WORK / "teacher-cifar10"
@@ -56,8 +55,8 @@ def main() -> None:
             epochs=args.epochs, learning_rate=2e-3, batch_size=128, weight_decay=0.05, eval_batch_size=64,
             max_train_samples=args.train_samples, max_eval_samples=args.eval_samples, seed=42, save_steps=10_000,
             logging_steps=10, threads=args.threads, eval_teacher=False))
-        out = distill(cfg, overwrite=True)
-        ev = out["student_eval"]
+        out, evals = run_evaluated("distill", cfg, overwrite=True)
+        ev = evals["student"]
         runs.append({"name": name, "config": cfg.to_dict(), "train_seconds": out["train_seconds"],
                      "accuracy": ev["metrics"]["accuracy"], "throughput": ev["efficiency"]["throughput_examples_per_s"],
                      "parameters": ev["efficiency"]["parameters"], "evaluation": ev})

@@ -22,11 +22,10 @@ import sys
 import time
 
 import torch
-from common import WORK, require_mirror, write_results
+from common import WORK, require_mirror, run_evaluated, write_results
 
 from hfcompress.config import EvalConfig
 from hfcompress.distill import DistillConfig
-from hfcompress.distill.api import distill
 from hfcompress.evaluation import evaluate_model
 
 TEACHER = WORK / "teacher-sst2"
@@ -45,9 +44,9 @@ def run(name: str, args, student: dict, losses: list, seed: int = 42, **extra) -
         eval_batch_size=args.batch, max_train_samples=args.train_samples, seed=seed, save_steps=10_000,
         logging_steps=25, threads=args.threads, eval_teacher=False, eval_repeats=args.repeats, **extra))
     start = time.perf_counter()
-    out = distill(cfg, overwrite=True)
+    out, evals = run_evaluated("distill", cfg, overwrite=True)
     wall = time.perf_counter() - start
-    ev = out["student_eval"]
+    ev = evals["student"]
     return {"name": name, "seed": seed, "config": cfg.to_dict(), "train_seconds": out["train_seconds"],
             "wall_seconds": wall, "train_loss": out["train_loss"], "accuracy": ev["metrics"]["accuracy"],
             "throughput": ev["efficiency"]["throughput_examples_per_s"],
@@ -163,50 +162,40 @@ def speed_part(args) -> None:
     """Throughput of the teacher and the students of ``--part main``, timed in alternation.
 
     The evaluations in ``main`` time each model minutes apart; on a shared CPU the load changes
-    in between, so those ratios mix load with speed. Here all models run the same batch (the
-    first ``--batch`` validation sentences, as ``hfcompress evaluate`` times) round by round.
+    in between, so those ratios mix load with speed. Here all models run the same batch (a seeded
+    sample of ``--batch`` validation sentences) round by round (``benchmarks/speed.py::time_models``).
     """
     import json
 
     from common import RESULTS
+    from speed import time_models
 
-    from hfcompress.evaluation.efficiency import interleaved_latency, set_threads
-    from hfcompress.hub.load import load
+    from hfcompress.evaluation.efficiency import set_threads
     from hfcompress.tasks import get_task
 
     main = json.loads((RESULTS / f"{args.results}.json").read_text())
-    task = get_task("sst2")
     set_threads(args.threads)
-    models = {"teacher": (args.teacher, main["teacher"]["metrics"]["accuracy"])}
-    models.update({r["name"]: (r["config"]["output_dir"], r["accuracy"]) for r in main["runs"]})
-    loaded = {name: load(path, task=task) for name, (path, _) in models.items()}
-    raw = task.load("validation")
-    batches = {}
-    for name, lm in loaded.items():
-        data = task.preprocess(raw.select(range(args.batch)), lm.preprocessor, max_length=128)
-        batch = task.collator(lm.preprocessor)([data[i] for i in range(args.batch)])
-        batch.pop("labels")
-        batches[name] = batch
-    timing = interleaved_latency({n: (lambda n=n: loaded[n].predict(batches[n])) for n in loaded},
-                                 rounds=args.repeats, warmup=2)
-    t_ms = timing["teacher"]["latency_ms_median"]
+    teacher = main["teacher"]
+    models = {"teacher": (args.teacher, teacher["metrics"]["accuracy"], teacher["efficiency"]["parameters"])}
+    models.update({r["name"]: (r["config"]["output_dir"], r["accuracy"], r["parameters"]) for r in main["runs"]})
+    timing, _ = time_models(get_task("sst2"), {name: m[0] for name, m in models.items()}, [args.batch],
+                            rounds=args.repeats)
+    timing = {name: t[f"batch_{args.batch}"] for name, t in timing.items()}
     t_acc = models["teacher"][1]
     rows, out = [], {}
-    for name, (path, acc) in models.items():
-        ms = timing[name]["latency_ms_median"]
-        params = sum(p.numel() for p in loaded[name].model.parameters())
-        out[name] = {"path": path, "accuracy": acc, "retention": acc / t_acc, **timing[name],
-                     "throughput_examples_per_s": args.batch / (ms / 1000), "speedup": t_ms / ms, "parameters": params}
-        rows.append(f"| {name} | {acc:.4f} | {acc / t_acc:.1%} | {ms:.1f} | {args.batch / (ms / 1000):.1f} | "
-                    f"**{t_ms / ms:.2f}x** | {params / 1e6:.1f} M |")
+    for name, (path, acc, params) in models.items():
+        t = timing[name]
+        out[name] = {"path": path, "accuracy": acc, "retention": acc / t_acc, **t, "parameters": params}
+        rows.append(f"| {name} | {acc:.4f} | {acc / t_acc:.1%} | {t['latency_ms_median']:.1f} | "
+                    f"{t['throughput_examples_per_s']:.1f} | **{t['speedup']:.2f}x** | {params / 1e6:.1f} M |")
     md = f"""# SST-2 students vs teacher: accuracy retention and throughput, timed in alternation
 
 Command: `python benchmarks/distill_sst2.py {' '.join(sys.argv[1:])}` (after `--part main`)
 
 Accuracy: full SST-2 validation split, from `{args.results}.json` (the `--part main` run). Latency: the
-same batch of the first {args.batch} validation sentences per model, {args.repeats} rounds timed in
-alternation (teacher, students, teacher, ...) with `hfcompress.evaluation.efficiency.interleaved_latency`,
-{args.threads} threads, one process.
+same batch of {args.batch} validation sentences (a seeded sample) per model, {args.repeats} rounds timed in
+alternation (teacher, students, teacher, ...) with `benchmarks/speed.py::time_models`
+(`hfcompress.evaluation.efficiency.interleaved_latency`), {args.threads} threads, one process.
 
 | model | accuracy | retention | latency median (ms, batch {args.batch}) | throughput (ex/s) | speed-up vs teacher | parameters |
 | --- | --- | --- | --- | --- | --- | --- |

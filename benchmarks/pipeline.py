@@ -4,7 +4,7 @@ teacher and every stage compared in one run (interleaved timing, robustness, the
     .venv/bin/python benchmarks/pipeline.py --task sst2      # recipes/pipeline-sst2.yaml
     .venv/bin/python benchmarks/pipeline.py --task cifar10   # recipes/pipeline-cifar10.yaml
 
-The recipe's
+(The SST-2 pipeline ends in ONNX Runtime INT8, which runs in the one environment beside transformers.) The recipe's
 ``model`` and ``output_dir`` are replaced by benchmarks/work/teacher-<task> and
 benchmarks/work/pipeline-<task>; everything else is the recipe as users get it. Re-running resumes:
 finished stages and finished evaluations are not redone (timing always is).

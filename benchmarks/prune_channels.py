@@ -5,8 +5,8 @@
 Channels are removed with torch-pruning's MetaPruner (DependencyGraph keeps residual branches,
 shortcuts and batch norms consistent; L2-magnitude importance; classifier outputs kept), in small
 steps until the MAC target is reached; each pruned model is saved (safetensors + per-module
-shapes in the record), reloaded, evaluated, then recovered with a short fine-tune and evaluated
-again. Uses the CIFAR-10 teacher if benchmarks/work/teacher-cifar10 is complete; otherwise
+shapes in the record), reloaded, evaluated; then the same pruning followed by a short recovery fine-tune,
+evaluated again. Each model is one ``hfcompress.compress`` of the base model's folder. Uses the CIFAR-10 teacher if benchmarks/work/teacher-cifar10 is complete; otherwise
 (``--base scratch``) it first trains a small ResNet briefly with ``hfcompress.training.train``.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prune_common import (add_speedups, RESULTS, TEACHER_CIFAR, WORK, base_args, environment, evaluate, fresh, load_teacher,
-                          require_mirror, table, write_results)
+from prune_common import (RESULTS, TEACHER_CIFAR, WORK, add_speedups, base_args, environment, evaluate, pruned_row,
+                          require_teacher, start, table, write_results)
 
 
 def main() -> None:
@@ -27,62 +27,37 @@ def main() -> None:
     p.add_argument("--scratch-arch", default="scratch:resnet18-w16")
     p.add_argument("--scratch-samples", type=int, default=8000)
     p.add_argument("--scratch-epochs", type=float, default=2.0)
-    args = p.parse_args()
-    require_mirror()
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-    from hfcompress.prune.api import METHOD_STAGE, prune_model, recover, save_pruned, score_batches
-    from hfcompress.prune.config import PruneConfig
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
+    args = start(p, teacher=False)  # checked below: it may be trained here first
     out_root = WORK / "prune-channels"
     teacher_ready = (RESULTS / "teacher_cifar10.json").is_file() and Path(args.model).is_dir()
     base_note = f"CIFAR-10 teacher at {args.model}"
     base_seconds = None
     if args.base == "scratch" or (args.base == "auto" and not teacher_ready):
+        from hfcompress.api import run_method
         from hfcompress.config import TrainConfig
-        from hfcompress.training import train
 
         args.model = str(out_root / "base")
         t = time.time()
-        train(TrainConfig(task="cifar10", model=args.scratch_arch, output_dir=args.model, epochs=args.scratch_epochs,
-                          learning_rate=2e-3, batch_size=128, max_train_samples=args.scratch_samples,
-                          weight_decay=0.05, threads=args.threads, eval_at_end=False, save_steps=10 ** 6),
-              overwrite=True)
+        run_method("train", TrainConfig(task="cifar10", model=args.scratch_arch, output_dir=args.model,
+                                        epochs=args.scratch_epochs, learning_rate=2e-3, batch_size=128,
+                                        max_train_samples=args.scratch_samples, weight_decay=0.05,
+                                        threads=args.threads, eval_at_end=False, save_steps=10 ** 6),
+                   overwrite=True)
         base_seconds = time.time() - t
         base_note = (f"{args.scratch_arch} trained here from scratch for {args.scratch_epochs:g} epochs on "
                      f"{args.scratch_samples} CIFAR-10 train images ({base_seconds / 60:.1f} min) because the "
                      "CIFAR-10 teacher was not ready")
-    task, teacher, proc, record = load_teacher(args.model, "cifar10")
+    require_teacher(args.model)
     base = evaluate(args.model, "cifar10", args)
     rows = [{"path": args.model, "target": 1.0, "recovery": False, **base, "macs": None, "speedup": 1.0, "delta_points": 0.0}]
-    batches = None
     for target in args.targets:
-        c = PruneConfig(task="cifar10", model=args.model, output_dir=str(out_root), method="channels",
-                        importance="magnitude", mac_reduction=target, score_samples=args.score_samples,
-                        max_train_samples=args.train_samples, learning_rate=args.learning_rate,
-                        batch_size=args.batch_size, threads=args.threads)
-        batches = batches or score_batches(task, proc, c)
-        model = fresh(teacher)
-        result = prune_model(model, c, batches)
-        rows[0]["macs"] = result["macs_before"]
         for ft in (False, True):
-            if ft:
-                c = c.replace(finetune_epochs=1.0)
-                t = time.time()
-                result["recovery"] = recover(model, c, task, proc)
-                result["recovery"]["seconds"] = time.time() - t
             folder = out_root / f"channels{target:g}x{'-ft' if ft else ''}"
-            save_pruned(model, folder, record.with_stage(METHOD_STAGE["channels"], c.to_dict(), result), proc)
-            ev = evaluate(folder, "cifar10", args)
-            rows.append({"path": str(folder), "target": target, "recovery": ft, **ev, "macs": result["macs_after"],
-                         "mac_reduction": result["mac_reduction"],
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            row, result = pruned_row(args.model, "cifar10", folder, args, base, method="channels",
+                                     importance="magnitude", mac_reduction=target, finetune_epochs=1.0 if ft else 0.0)
+            rows[0]["macs"] = result["macs_before"]
+            rows.append({**row, "target": target, "recovery": ft, "macs": result["macs_after"],
+                         "mac_reduction": result["mac_reduction"]})
     base_ms = add_speedups(rows, args.model, "cifar10", args)
     data = {"benchmark": "prune_channels", "model": args.model, "base": base_note, "task": "cifar10",
             "eval_examples": base["n_examples"], "importance": "L2 magnitude (torch-pruning MagnitudeImportance)",
@@ -101,7 +76,7 @@ Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_chann
 - Recovery: one epoch over {args.train_samples} CIFAR-10 train images (crop + flip), lr {args.learning_rate},
   batch {args.batch_size}.
 - Evaluation: {base['n_examples']} CIFAR-10 test images (seeded sample). Latency: batch 32 images, fp32, {args.threads} threads;
-  all models timed round-robin in one process (3 rounds x median of {args.repeats}); speedup = unpruned latency
+  all models timed alternating round by round in one process ({3 * args.repeats} rounds, median); speedup = unpruned latency
   ({base_ms:.1f} ms) / pruned latency. Shared machine: ratios are noisy (~+-10%).
 
 """ + table(rows, [("target", "MAC target", ".0f"), ("recovery", "recovery", ""), ("accuracy", "accuracy", ".4f"),

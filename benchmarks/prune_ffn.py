@@ -4,57 +4,29 @@
 
 Neurons scored by first-order Taylor importance (|sum activation x gradient| on ``--score-samples``
 SST-2 train sentences), the same fraction removed in every layer, physically sliced, saved,
-reloaded, evaluated; then a short recovery fine-tune of the same pruned model, evaluated again.
+reloaded, evaluated; then the same pruning (same scores, same neurons) followed by a short recovery
+fine-tune, evaluated again. Each model is one ``hfcompress.compress`` of the teacher's folder.
 """
 
 from __future__ import annotations
 
-import time
-
-from prune_common import (add_speedups, WORK, base_args, environment, evaluate, fresh, load_teacher, plot, require_mirror,
-                          table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
     p = base_args(__doc__, train_samples=640)
     p.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5, 0.7])
-    args = p.parse_args()
-    require_mirror()
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-    from hfcompress.prune.api import METHOD_STAGE, prune_model, recover, save_pruned, score_batches
-    from hfcompress.prune.config import PruneConfig
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
-    task, teacher, tok, record = load_teacher(args.model, "sst2")
+    args = start(p)
     out_root = WORK / "prune-ffn"
     base = evaluate(args.model, "sst2", args)
     rows = []
-    batches = None
     for amount in args.amounts:
-        c = PruneConfig(task="sst2", model=args.model, output_dir=str(out_root), method="ffn", importance="gradient",
-                        amount=amount, scope="layer", score_samples=args.score_samples,
-                        max_train_samples=args.train_samples, learning_rate=args.learning_rate,
-                        batch_size=args.batch_size, threads=args.threads)
-        batches = batches or score_batches(task, tok, c)
-        model = fresh(teacher)
-        result = prune_model(model, c, batches)
         for ft in (False, True):
-            if ft:
-                c = c.replace(finetune_epochs=1.0)
-                t = time.time()
-                result["recovery"] = recover(model, c, task, tok)
-                result["recovery"]["seconds"] = time.time() - t
             folder = out_root / f"ffn{round(amount * 100):02d}{'-ft' if ft else ''}"
-            save_pruned(model, folder, record.with_stage(METHOD_STAGE["ffn"], c.to_dict(), result), tok)
-            ev = evaluate(folder, "sst2", args)
-            rows.append({"path": str(folder), "amount": amount, "ffn_width": result["ffn_widths"][0], "recovery": ft, **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="ffn", importance="gradient",
+                                     amount=amount, scope="layer", finetune_epochs=1.0 if ft else 0.0)
+            rows.append({**row, "amount": amount, "ffn_width": result["ffn_widths"][0], "recovery": ft})
     base_ms = add_speedups(rows, args.model, "sst2", args)
     data = {"benchmark": "prune_ffn", "model": args.model, "task": "sst2", "eval_examples": base["n_examples"],
             "importance": "first-order Taylor on FFN activations", "scope": "layer (same fraction per layer)",
@@ -70,9 +42,9 @@ Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_ffn.p
 - Importance: first-order Taylor (|sum activation x gradient|) on {args.score_samples} SST-2 train sentences; the same
   fraction removed in every layer; neurons physically sliced (intermediate rows, output columns).
 - Evaluation: SST-2 validation, {base['n_examples']} sentences, each model reloaded from disk.
-- Recovery: the pruned model fine-tuned one epoch over {args.train_samples} train sentences, lr {args.learning_rate}.
-- Latency: batch 32 SST-2 sentences, fp32, {args.threads} threads; all models timed round-robin in one process
-  (3 rounds x median of {args.repeats}); speedup = unpruned latency ({base_ms:.1f} ms) / pruned latency.
+- Recovery: the same pruned model fine-tuned one epoch over {args.train_samples} train sentences, lr {args.learning_rate}.
+- Latency: batch 32 SST-2 sentences, fp32, {args.threads} threads; all models timed alternating round by round in
+  one process ({3 * args.repeats} rounds, median); speedup = unpruned latency ({base_ms:.1f} ms) / pruned latency.
   Shared machine: ratios are noisy (~+-10%).
 - Unpruned accuracy: {base['accuracy']:.4f}, {base['parameters']:,} parameters (11.7M of them word embeddings).
 

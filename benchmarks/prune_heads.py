@@ -3,8 +3,9 @@
     flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_heads.py
 
 Heads are ranked once on the unpruned teacher by Michel et al. (2019) gradient importance
-(``--score-samples`` SST-2 train sentences), removed globally (lowest first), physically sliced,
-saved, reloaded and evaluated. Some fractions also get a short recovery fine-tune: on hard labels
+(``--score-samples`` SST-2 train sentences), removed globally (lowest first): each fraction is one
+``hfcompress.compress`` of the teacher's folder with those heads given explicitly (``prune.layers``),
+physically sliced, saved, reloaded and evaluated. Some fractions also get a short recovery fine-tune: on hard labels
 (``--recovery plain``), distilled from the unpruned model (``--recovery distill``: a frozen copy of the
 teacher, logits KD + weighted CE, ``DistillationTrainer``), or both side by side (``--recovery both``,
 same data, steps and learning rate; results in ``prune_heads_kd.{md,json}``):
@@ -17,8 +18,8 @@ from __future__ import annotations
 import sys
 import time
 
-from prune_common import (add_speedups, TEACHER_SST2, WORK, base_args, environment, evaluate, fresh, load_teacher, plot,
-                          require_mirror, table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
@@ -32,62 +33,46 @@ def main() -> None:
     p.add_argument("--recovery-temperature", type=float, default=2.0, help="distill: temperature of the KD term")
     p.add_argument("--recovery-ce-weight", type=float, default=0.5, help="distill: weight of the hard-label term")
     p.add_argument("--name", help="results name (default: prune_heads; prune_heads_kd with --recovery distill/both)")
-    args = p.parse_args()
+    args = start(p)
     name = args.name or ("prune_heads" if args.recovery == "plain" else "prune_heads_kd")
     kinds = {"plain": ["plain"], "distill": ["distill"], "both": ["plain", "distill"]}[args.recovery]
-    require_mirror()
-    import torch
 
-    from hfcompress.evaluation.efficiency import set_threads
+    import hfcompress
     from hfcompress.prune import heads as H
-    from hfcompress.prune.api import METHOD_STAGE, frozen_copy, prune_model, recover, save_pruned, score_batches
+    from hfcompress.prune.api import score_batches
     from hfcompress.prune.config import PruneConfig
 
-    set_threads(args.threads)
-    torch.manual_seed(0)
-    task, teacher, tok, record = load_teacher(args.model, "sst2")
     out_root = WORK / "prune-heads"
 
-    def cfg(**kw):
-        return PruneConfig.from_dict({"task": "sst2", "model": args.model, "output_dir": str(out_root),
-                                      "method": "heads", "importance": "gradient", "score_samples": args.score_samples,
-                                      "max_train_samples": args.train_samples, "learning_rate": args.learning_rate,
-                                      "batch_size": args.batch_size, "threads": args.threads, **kw})
-
+    # heads ranked once, on the unpruned teacher; each fraction then prunes the teacher's folder with
+    # ``layers`` (the heads to remove, explicit: no scoring inside compress)
     t0 = time.time()
-    batches = score_batches(task, tok, cfg(amount=0.0))
-    scores = H.head_importance(teacher, "gradient", batches)
+    task = hfcompress.get_task("sst2")
+    teacher = hfcompress.load(args.model, task=task)
+    scoring = PruneConfig(task="sst2", model=args.model, output_dir=str(out_root), method="heads",
+                          importance="gradient", amount=0.0, score_samples=args.score_samples,
+                          batch_size=args.batch_size, threads=args.threads)
+    scores = H.head_importance(teacher.model, "gradient", score_batches(task, teacher.preprocessor, scoring))
+    counts = H.heads_per_layer(teacher.model)
     score_seconds = time.time() - t0
-    counts = H.heads_per_layer(teacher)
+    del teacher
 
     base = evaluate(args.model, "sst2", args)
-    # the KD teacher: one frozen copy of the unpruned model, read (never changed) by every distill recovery
-    kd_teacher = frozen_copy(teacher) if "distill" in kinds else None
     suffix = {None: "", "plain": "-ft", "distill": "-kd"}
     rows = []
     for frac in args.fractions:
         remove = H.heads_to_remove(counts, scores, amount=frac)
-        c = cfg(layers={i: r for i, r in enumerate(remove) if r})
+        layers = {i: r for i, r in enumerate(remove) if r}
         for kind in [None, *(kinds if frac in args.recover else [])]:
-            model = fresh(teacher)
-            result = prune_model(model, c)
-            rc = c
-            if kind:
-                rc = c.replace(finetune_epochs=1.0, recovery=kind, recovery_temperature=args.recovery_temperature,
-                               recovery_ce_weight=args.recovery_ce_weight)
-                t = time.time()
-                result["recovery"] = recover(model, rc, task, tok, teacher=kd_teacher if kind == "distill" else None)
-                result["recovery"]["seconds"] = time.time() - t
+            recovery = {} if kind is None else dict(
+                finetune_epochs=1.0, recovery=kind, recovery_temperature=args.recovery_temperature,
+                recovery_ce_weight=args.recovery_ce_weight)
             folder = out_root / f"heads{round(frac * 100):02d}{suffix[kind]}"
-            save_pruned(model, folder, record.with_stage(METHOD_STAGE["heads"], rc.to_dict(), result), tok)
-            ev = evaluate(folder, "sst2", args)
-            rows.append({"path": str(folder), "fraction": frac, "heads_removed": result["heads_removed"],
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="heads", layers=layers,
+                                     **recovery)
+            rows.append({**row, "fraction": frac, "heads_removed": result["heads_removed"],
                          "heads_per_layer": result["heads_per_layer"], "recovery": kind is not None,
-                         "recovery_kind": kind, "loss_terms": result.get("recovery", {}).get("loss_terms"), **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "speedup": base["latency_ms"] / ev["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+                         "recovery_kind": kind, "loss_terms": result.get("recovery", {}).get("loss_terms")})
     base_ms = add_speedups(rows, args.model, "sst2", args)
 
     data = {"benchmark": "prune_heads", "model": args.model, "task": "sst2", "eval_examples": base["n_examples"],
@@ -119,8 +104,8 @@ Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python {command}`
 - Evaluation: SST-2 validation, {base['n_examples']} sentences, every model reloaded from disk through `hfcompress.load`.
 - Recovery: one epoch over {args.train_samples} SST-2 train sentences, lr {args.learning_rate}, batch {args.batch_size}.
   {recovery_text} The 0% row with recovery shows what the fine-tune alone does.
-- Latency: batch 32 SST-2 sentences, fp32, {args.threads} threads; all models timed round-robin in one process
-  (3 rounds x median of {args.repeats}, median over rounds) so each sees the same machine load; speedup = unpruned
+- Latency: batch 32 SST-2 sentences, fp32, {args.threads} threads; all models timed alternating round by round in
+  one process ({3 * args.repeats} rounds, median) so each sees the same machine load; speedup = unpruned
   latency ({base_ms:.1f} ms) / pruned latency. The machine is shared by other jobs: ratios are noisy (~+-10%).
 - Unpruned accuracy: {base['accuracy']:.4f}.
 

@@ -7,58 +7,31 @@ Three variants per sparsity, same recovery budget for the two that train:
   one-shot + FT   pruned once, then fine-tuned with the masks held fixed;
   gradual         pruned on the cubic schedule (Zhu & Gupta 2017) during the same fine-tune
                   (target reached at 70% of the steps, 10 mask updates).
-Models are saved packed (bitmask + non-zeros in safetensors), reloaded and evaluated.
+Each model is one ``hfcompress.compress`` of the teacher's folder, saved packed (bitmask + non-zeros in
+safetensors), reloaded and evaluated.
 """
 
 from __future__ import annotations
 
-import time
-
-from prune_common import (add_speedups, WORK, base_args, environment, evaluate, fresh, load_teacher, plot, require_mirror,
-                          table, write_results)
+from prune_common import (WORK, add_speedups, base_args, environment, evaluate, plot, pruned_row, start, table,
+                          write_results)
 
 
 def main() -> None:
     p = base_args(__doc__, train_samples=480)
     p.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.9])
-    args = p.parse_args()
-    require_mirror()
-    import torch
-
-    from hfcompress.evaluation.efficiency import set_threads
-    from hfcompress.prune.api import METHOD_STAGE, prune_model, recover, save_pruned
-    from hfcompress.prune.config import PruneConfig
-    from hfcompress.prune.unstructured import prunable_weights, sparsity_of
-
-    set_threads(args.threads)
-    torch.manual_seed(0)
-    task, teacher, tok, record = load_teacher(args.model, "sst2")
+    args = start(p)
     out_root = WORK / "prune-unstructured"
     base = evaluate(args.model, "sst2", args)
     rows = []
     for s in args.sparsities:
         for variant in ("one-shot", "one-shot + FT", "gradual"):
-            c = PruneConfig(task="sst2", model=args.model, output_dir=str(out_root), method="unstructured",
-                            amount=s, scope="global", schedule="gradual" if variant == "gradual" else "oneshot",
-                            finetune_epochs=0.0 if variant == "one-shot" else 1.0, storage="packed",
-                            max_train_samples=args.train_samples, learning_rate=args.learning_rate,
-                            batch_size=args.batch_size, threads=args.threads)
-            model = fresh(teacher)
-            result = prune_model(model, c)
-            if c.finetune_epochs:
-                t = time.time()
-                result["recovery"] = recover(model, c, task, tok)
-                result["recovery"]["seconds"] = time.time() - t
-                result["sparsity"] = sparsity_of(prunable_weights(model))
             folder = out_root / f"u{round(s * 100):02d}-{variant.replace(' + ', '-').replace(' ', '')}"
-            save_pruned(model, folder, record.with_stage(METHOD_STAGE["unstructured"], c.to_dict(), result), tok)
-            ev = evaluate(folder, "sst2", args)
-            rows.append({"path": str(folder), "sparsity_target": s, "variant": variant, "sparsity_reached": result["sparsity"], **ev,
-                         "delta_points": 100 * (ev["accuracy"] - base["accuracy"]),
-                         "size_ratio": ev["size_mib"] / base["size_mib"],
-                         "latency_ratio": ev["latency_ms"] / base["latency_ms"],
-                         "train_seconds": result.get("recovery", {}).get("seconds")})
-            print(rows[-1], flush=True)
+            row, result = pruned_row(args.model, "sst2", folder, args, base, method="unstructured", amount=s,
+                                     scope="global", schedule="gradual" if variant == "gradual" else "oneshot",
+                                     finetune_epochs=0.0 if variant == "one-shot" else 1.0, storage="packed")
+            rows.append({**row, "sparsity_target": s, "variant": variant, "sparsity_reached": result["sparsity"],
+                         "size_ratio": row["size_mib"] / base["size_mib"]})
     base_ms = add_speedups(rows, args.model, "sst2", args)
     for r in rows:
         r["latency_ratio"] = 1.0 / r["speedup"]
@@ -78,7 +51,7 @@ Command: `flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/prune_unstr
   batch {args.batch_size}; gradual = cubic schedule (Zhu & Gupta 2017) reaching the target at 70% of the steps.
 - Evaluation: SST-2 validation, {base['n_examples']} sentences; models saved packed (bitmask + non-zero values in
   safetensors), reloaded through `hfcompress.load`. Unpruned: accuracy {base['accuracy']:.4f},
-  {base['size_mib']:.1f} MiB, {base_ms:.1f} ms / batch of 32 (all models timed round-robin in one process,
+  {base['size_mib']:.1f} MiB, {base_ms:.1f} ms / batch of 32 (all models timed alternating round by round in one process,
   {args.threads} threads; latency ratio = pruned / unpruned).
 - **No speedup is expected**: zeros in dense matrices cost the same in dense kernels (latency ratio ~1.0 below);
   storage shrinks only because the weights are stored packed.

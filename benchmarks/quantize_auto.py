@@ -15,8 +15,8 @@ import json
 
 from common import ROOT, WORK, require_mirror, write_results
 
+from hfcompress.api import run_method
 from hfcompress.config import load_recipe
-from hfcompress.quantize import quantize
 
 
 def main() -> None:
@@ -29,11 +29,11 @@ def main() -> None:
         cfg = base.replace(task=task, model=str(WORK / f"teacher-{task}"), output_dir=str(WORK / "quantize" / f"{task}-auto"))
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = quantize(cfg)
+            result = run_method("quantize", cfg)
         log = printed.getvalue()
         print(log)
         runs[task] = {"config": cfg.to_dict(), "printed": log,
-                      "result": json.loads(json.dumps(result, default=str))}
+                      "result": json.loads(json.dumps(result.to_dict(), default=str))}
         md += [f"## {task}", "", "```", log.strip(), "```", ""]
     write_results("quantize_auto", runs, "\n".join(md) + "\n")
 

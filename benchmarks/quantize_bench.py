@@ -2,7 +2,7 @@
 
     flock /tmp/hfcompress-cpu.lock .venv/bin/python benchmarks/quantize_bench.py
 
-Runs in the one environment of scripts/setup.sh (onnxruntime + onnx, bitsandbytes; no optimum).
+Runs in the one environment, .venv (ONNX Runtime and bitsandbytes beside transformers).
 For each model: quantize with every method that applies (outputs in benchmarks/work/quantize/),
 then evaluate each folder in a fresh subprocess with the same code as ``hfcompress evaluate``
 (``evaluate_loaded``): accuracy on a seeded subset, latency at batch 32 and batch 1, throughput,
@@ -45,6 +45,7 @@ def measure(model_dir: str, task_name: str, limit: int, threads: int, repeats: i
     from hfcompress.evaluation import evaluate_loaded
     from hfcompress.evaluation.efficiency import measure_latency, set_threads
     from hfcompress.tasks import get_task
+    from hfcompress.tasks.batches import batches
 
     # import every runtime first, so that the memory baseline is the same for every method
     import onnx  # noqa: F401
@@ -56,9 +57,7 @@ def measure(model_dir: str, task_name: str, limit: int, threads: int, repeats: i
     loaded = hfcompress.load(model_dir, task=task)
     record = evaluate_loaded(loaded, task, EvalConfig(task=task_name, model=model_dir, limit=limit, batch_size=32,
                                                      threads=threads, repeats=repeats))
-    raw = task.load(task.eval_splits[0], limit=1)
-    one = task.collator(loaded.preprocessor)([task.preprocess(raw, loaded.preprocessor, train=False)[0]])
-    one.pop("labels", None)
+    one = next(batches(task, task.eval_splits[0], loaded.preprocessor, batch_size=1, limit=1, labels=False))
     record["efficiency"]["batch1"] = measure_latency(lambda: loaded.predict(one), warmup=5, repeats=repeats * 3)
     matrices = 0
     for name, t in loaded.weight_tensors():
@@ -92,7 +91,8 @@ def measure_in_subprocess(model_dir: Path, task: str, args) -> dict:
 # The run
 # ---------------------------------------------------------------------------------------------
 def quantize_one(task: str, model: str, method: str, out: Path, args) -> dict:
-    from hfcompress.quantize import QuantizeConfig, quantize
+    from hfcompress.api import run_method
+    from hfcompress.quantize import QuantizeConfig
 
     if out.exists() and args.reuse and (out / "config.json").exists():
         return {"reused": True}
@@ -102,7 +102,7 @@ def quantize_one(task: str, model: str, method: str, out: Path, args) -> dict:
                          **OPTIONS.get((task, method), {}))
     try:
         start = time.perf_counter()
-        result = quantize(cfg)
+        result = run_method("quantize", cfg).to_dict()
         result["quantize_seconds"] = round(time.perf_counter() - start, 1)
         return result
     except Exception as exc:  # a backend failing here is a result to report, not a crash

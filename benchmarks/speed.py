@@ -18,6 +18,7 @@ from common import require_mirror, write_results
 from hfcompress.evaluation.efficiency import environment, interleaved_latency, set_threads, size_on_disk
 from hfcompress.hub import load
 from hfcompress.tasks import get_task
+from hfcompress.tasks.batches import batches as task_batches
 
 
 def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: int) -> tuple[dict, list[str]]:
@@ -26,7 +27,6 @@ def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: in
     loaded = {name: load(path, task=task) for name, path in models.items()}
     names = list(loaded)
     base = names[0]
-    raw = task.load(task.eval_splits[0], limit=max(batch_sizes))
     results = {}
     for name, lm in loaded.items():
         results[name] = {"path": str(lm.path), "loader": lm.loader,
@@ -34,12 +34,9 @@ def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: in
                          "methods": lm.record.methods if lm.record else []}
     lines = []
     for bs in batch_sizes:
-        batches = {}
-        for name, lm in loaded.items():
-            data = task.preprocess(raw.select(range(bs)), lm.preprocessor, train=False)
-            batch = task.collator(lm.preprocessor)([data[i] for i in range(bs)])
-            batch.pop("labels", None)
-            batches[name] = batch
+        # the same seeded sample of ``bs`` evaluation rows, preprocessed for each model
+        batches = {name: next(task_batches(task, task.eval_splits[0], lm.preprocessor, batch_size=bs, limit=bs,
+                                           labels=False)) for name, lm in loaded.items()}
         timing = interleaved_latency({n: (lambda n=n: loaded[n].predict(batches[n])) for n in names}, rounds=rounds)
         for name in names:
             t = timing[name]

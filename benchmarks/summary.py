@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/summary.py --task sst2
     .venv/bin/python benchmarks/summary.py --task cifar10
 
-On the benchmark teacher of the task (benchmarks/work/teacher-<task>), through hfcompress's own
-entry points (the configs below are what `hfcompress prune/quantize/distill` would run): pruning
+On the benchmark teacher of the task (benchmarks/work/teacher-<task>), through the public API: each
+technique below is one recipe section (``{"prune": {...}}``: what `hfcompress prune/quantize/distill`
+would run) given to ``hfcompress.compress``, which fills in task, input and output folder: pruning
 (structured: heads + FFN for text, conv channels for ResNet; unstructured; layer dropping),
 quantization (the best INT8 path found in benchmarks/results/quantize.md, and fp16 / bf16) and
 distillation (a smaller student). Models are produced if missing (benchmarks/work/summary-<task>/;
@@ -18,92 +19,62 @@ Writes benchmarks/results/summary_<task>.{json,md}.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Callable
 
 from common import WORK, evaluate_cached, require_mirror, write_results
 from speed import time_models
 
+import hfcompress
 from hfcompress.config import EvalConfig
 from hfcompress.evaluation.efficiency import environment, set_threads
 from hfcompress.tasks import get_task
 
 RECOVER = dict(finetune_epochs=1.0, recovery="distill")
 
-
-def _prune(name: str, **fields) -> Callable:
-    def run(task: str, source: Path, out: Path, threads: int) -> None:
-        from hfcompress.prune import PruneConfig, prune
-
-        prune(PruneConfig.from_dict({"task": task, "model": str(source), "output_dir": str(out), "eval_limit": 0,
-                                     "threads": threads, **fields}, where=f"summary.{name}"))
-    return run
-
-
-def _quantize(name: str, **fields) -> Callable:
-    def run(task: str, source: Path, out: Path, threads: int) -> None:
-        from hfcompress.quantize import QuantizeConfig, quantize
-
-        quantize(QuantizeConfig.from_dict({"task": task, "model": str(source), "output_dir": str(out),
-                                           "threads": threads, **fields}, where=f"summary.{name}"))
-    return run
-
-
-def _distill(name: str, **fields) -> Callable:
-    def run(task: str, source: Path, out: Path, threads: int) -> None:
-        from hfcompress.distill import DistillConfig
-        from hfcompress.distill.api import distill
-
-        distill(DistillConfig.from_dict({"task": task, "teacher": str(source), "output_dir": str(out),
-                                         "threads": threads, "eval_teacher": False, "eval_at_end": False,
-                                         **fields}, where=f"summary.{name}"), overwrite=True)
-    return run
-
-
-# (family, technique, folder name, producer, input: "teacher" or a previous folder name,
-#  an existing folder used instead when present (relative to benchmarks/work))
+# (family, technique, folder name, method: a {recipe section: fields} mapping run by hfcompress.compress,
+#  input: "teacher" or a previous folder name, an existing folder used instead when present (relative to
+#  benchmarks/work)). compress fills in task, input model and output folder; --threads is added to each.
 TECHNIQUES = {
     "sst2": [
-        ("pruning, structured", "heads 40% (gradient importance)", "heads40", _prune("heads", method="heads", amount=0.4),
-         "teacher", None),
+        ("pruning, structured", "heads 40% (gradient importance)", "heads40",
+         {"prune": dict(method="heads", amount=0.4)}, "teacher", None),
         ("pruning, structured", "heads 40% + FFN 30%, distillation recovery (4k phrases)", "heads40-ffn30",
-         _prune("ffn", method="ffn", amount=0.3, max_train_samples=4000, **RECOVER), "heads40", None),
+         {"prune": dict(method="ffn", amount=0.3, max_train_samples=4000, **RECOVER)}, "heads40", None),
         ("pruning, structured", "drop 2 of 6 layers (importance), distillation recovery (4k phrases)", "drop2",
-         _prune("drop_layers", method="drop_layers", count=2, max_train_samples=4000, **RECOVER), "teacher", None),
+         {"prune": dict(method="drop_layers", count=2, max_train_samples=4000, **RECOVER)}, "teacher", None),
         ("pruning, unstructured", "50% of weights, gradual (cubic), 1 epoch on 4k phrases", "unstructured50",
-         _prune("unstructured", method="unstructured", amount=0.5, schedule="gradual", finetune_epochs=1.0,
-                max_train_samples=4000), "teacher", None),
-        ("pruning, vocabulary", "tokens SST-2's train split never uses", "vocab", _prune("vocab", method="vocab"),
+         {"prune": dict(method="unstructured", amount=0.5, schedule="gradual", finetune_epochs=1.0,
+                        max_train_samples=4000)}, "teacher", None),
+        ("pruning, vocabulary", "tokens SST-2's train split never uses", "vocab", {"prune": dict(method="vocab")},
          "teacher", None),
-        ("quantization", "INT8 dynamic, ONNX Runtime", "onnx-dynamic", _quantize("onnx", method="onnx-dynamic"),
+        ("quantization", "INT8 dynamic, ONNX Runtime", "onnx-dynamic", {"quantize": dict(method="onnx-dynamic")},
          "teacher", None),
         ("quantization", "INT8 dynamic, PyTorch (Linear layers)", "torch-dynamic",
-         _quantize("torch", method="torch-dynamic"), "teacher", None),
-        ("half precision", "fp16", "fp16", _quantize("fp16", method="fp16"), "teacher", None),
-        ("half precision", "bf16", "bf16", _quantize("bf16", method="bf16"), "teacher", None),
+         {"quantize": dict(method="torch-dynamic")}, "teacher", None),
+        ("half precision", "fp16", "fp16", {"quantize": dict(method="fp16")}, "teacher", None),
+        ("half precision", "bf16", "bf16", {"quantize": dict(method="bf16")}, "teacher", None),
         ("distillation", "DistilBERT-style 3-layer student (20k phrases, 2 epochs)", "distil3",
-         _distill("distil3", student={"kind": "layers", "layers": [1, 3, 5]}, offline_teacher=True, epochs=2,
-                  learning_rate=1e-4, max_train_samples=20000), "teacher", "pipeline-sst2/01-distill"),
+         {"distill": dict(student={"kind": "layers", "layers": [1, 3, 5]}, offline_teacher=True, epochs=2,
+                          learning_rate=1e-4, max_train_samples=20000)}, "teacher", "pipeline-sst2/01-distill"),
     ],
     "cifar10": [
         ("pruning, structured", "conv channels to 1/2 of the MACs, distillation recovery (2 epochs)", "channels2x",
-         _prune("channels", method="channels", importance="magnitude", mac_reduction=2.0, finetune_epochs=2.0,
-                recovery="distill", recovery_temperature=4.0, recovery_ce_weight=0.1, learning_rate=1e-3,
-                batch_size=128), "teacher", "pipeline-cifar10/01-prune"),
+         {"prune": dict(method="channels", importance="magnitude", mac_reduction=2.0, finetune_epochs=2.0,
+                        recovery="distill", recovery_temperature=4.0, recovery_ce_weight=0.1, learning_rate=1e-3,
+                        batch_size=128)}, "teacher", "pipeline-cifar10/01-prune"),
         ("pruning, structured", "drop 2 residual blocks (importance), distillation recovery (1 epoch)", "drop2",
-         _prune("drop_layers", method="drop_layers", count=2, learning_rate=1e-3, batch_size=128,
-                recovery_temperature=4.0, recovery_ce_weight=0.1, **RECOVER), "teacher", None),
+         {"prune": dict(method="drop_layers", count=2, learning_rate=1e-3, batch_size=128, recovery_temperature=4.0,
+                        recovery_ce_weight=0.1, **RECOVER)}, "teacher", None),
         ("pruning, unstructured", "50% of weights, one-shot + 1 epoch (20k images)", "unstructured50",
-         _prune("unstructured", method="unstructured", amount=0.5, finetune_epochs=1.0, max_train_samples=20000,
-                learning_rate=1e-3, batch_size=128), "teacher", None),
+         {"prune": dict(method="unstructured", amount=0.5, finetune_epochs=1.0, max_train_samples=20000,
+                        learning_rate=1e-3, batch_size=128)}, "teacher", None),
         ("quantization", "INT8 static, PyTorch FX (calibrated)", "torch-static",
-         _quantize("torch-static", method="torch-static"), "teacher", None),
-        ("half precision", "fp16", "fp16", _quantize("fp16", method="fp16"), "teacher", None),
-        ("half precision", "bf16", "bf16", _quantize("bf16", method="bf16"), "teacher", None),
+         {"quantize": dict(method="torch-static")}, "teacher", None),
+        ("half precision", "fp16", "fp16", {"quantize": dict(method="fp16")}, "teacher", None),
+        ("half precision", "bf16", "bf16", {"quantize": dict(method="bf16")}, "teacher", None),
         ("distillation", "ResNet-18 at quarter width from scratch, logits KD (3 epochs)", "student-r18w16",
-         _distill("student", student={"kind": "model", "model": "scratch:resnet18-w16"},
-                  losses=[{"name": "logits", "weight": 0.9}, {"name": "ce", "weight": 0.1}], temperature=4.0,
-                  epochs=3, learning_rate=2e-3, batch_size=128, weight_decay=0.05), "teacher", None),
+         {"distill": dict(student={"kind": "model", "model": "scratch:resnet18-w16"},
+                          losses=[{"name": "logits", "weight": 0.9}, {"name": "ce", "weight": 0.1}], temperature=4.0,
+                          epochs=3, learning_rate=2e-3, batch_size=128, weight_decay=0.05)}, "teacher", None),
     ],
 }
 
@@ -137,13 +108,14 @@ def main() -> None:
     out = WORK / f"summary-{args.task}"
     out.mkdir(parents=True, exist_ok=True)
     folders = {"teacher": teacher}
-    for family, technique, name, produce, source, existing in TECHNIQUES[args.task]:
+    for family, technique, name, method, source, existing in TECHNIQUES[args.task]:
         folder = out / name
         if existing and (WORK / existing / "config.json").is_file():
             folder = WORK / existing
         elif not (folder / "config.json").is_file():
             print(f"summary: producing {name} ({technique})")
-            produce(args.task, folders[source], folder, args.threads)
+            stage = {section: {**fields, "threads": args.threads} for section, fields in method.items()}
+            hfcompress.compress(str(folders[source]), stage, task=args.task, output_dir=folder, overwrite=True)
         folders[name] = folder
 
     records = {name: evaluate_cached(out / f"{name}.eval.json",

@@ -18,13 +18,12 @@ import argparse
 import numpy as np
 from common import RESULTS, WORK, evaluate_cached, minilm_path, require_mirror, write_results
 
+from hfcompress.api import run_method
 from hfcompress.config import EvalConfig, TrainConfig
 from hfcompress.distill import DistillConfig
-from hfcompress.distill.api import distill
 from hfcompress.distill.students import layer_subset_student
 from hfcompress.hub.save import atomic_directory
 from hfcompress.tasks import get_task
-from hfcompress.training import train
 
 OUT = WORK / "teacher-size"
 STUDENT_LAYERS = [0]
@@ -72,16 +71,16 @@ def main() -> None:
         init = truncated_base(layers, f"base-L{n}")
         teacher = OUT / f"teacher-L{n}"
         if not (teacher / "config.json").is_file():
-            train(TrainConfig(model=str(init), output_dir=str(teacher), epochs=1.0, **common), overwrite=True)
+            run_method("train", TrainConfig(model=str(init), output_dir=str(teacher), epochs=1.0, **common),
+                       overwrite=True)
         t_rec = evaluated(teacher, f"teacher L{n}", args.threads)
         student = OUT / f"student-from-L{n}"
         if not (student / "config.json").is_file():
-            distill(DistillConfig.from_dict(dict(
+            run_method("distill", DistillConfig.from_dict(dict(
                 teacher=str(teacher), output_dir=str(student),
                 student={"kind": "model", "model": str(truncated_base(STUDENT_LAYERS, "base-L1"))},
                 losses=[{"name": "logits", "weight": 1.0}, {"name": "ce", "weight": 0.5}], temperature=2.0,
-                offline_teacher=True, eval_teacher=False, eval_at_end=False, epochs=args.student_epochs,
-                **{**common, "learning_rate": args.student_lr})),
+                offline_teacher=True, epochs=args.student_epochs, **{**common, "learning_rate": args.student_lr})),
                 overwrite=True)
         s_rec = evaluated(student, f"student from L{n}", args.threads)
         rows[n] = {"teacher_layers": layers, "teacher_parameters": t_rec["efficiency"]["parameters"],
@@ -89,8 +88,9 @@ def main() -> None:
                    "student_parameters": s_rec["efficiency"]["parameters"]}
     control = OUT / "student-no-teacher"
     if not (control / "config.json").is_file():
-        train(TrainConfig(model=str(truncated_base(STUDENT_LAYERS, "base-L1")), output_dir=str(control),
-                          epochs=args.student_epochs, **{**common, "learning_rate": args.student_lr}), overwrite=True)
+        run_method("train", TrainConfig(model=str(truncated_base(STUDENT_LAYERS, "base-L1")), output_dir=str(control),
+                                        epochs=args.student_epochs, **{**common, "learning_rate": args.student_lr}),
+                   overwrite=True)
     c_rec = evaluated(control, "student, no teacher", args.threads)
     control_acc = c_rec["metrics"]["accuracy"]
 
