@@ -17,9 +17,9 @@ _LAZY = {
     "compress": ("hfcompress.api", "compress"),
     "run_method": ("hfcompress.api", "run_method"),
     "train": ("hfcompress.api", "train"),
-    "distill": ("hfcompress.api", "distill"),
-    "prune": ("hfcompress.api", "prune"),
-    "quantize": ("hfcompress.api", "quantize"),
+    "distill": ("hfcompress.distill", None),  # the package, callable as its runner
+    "prune": ("hfcompress.prune", None),
+    "quantize": ("hfcompress.quantize", None),
     "run_pipeline": ("hfcompress.api", "run_pipeline"),
     "load": ("hfcompress.hub", "load"),
     "LoadedModel": ("hfcompress.hub", "LoadedModel"),
@@ -45,5 +45,6 @@ def __getattr__(name):
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        loaded = importlib.import_module(module)
+        return loaded if attr is None else getattr(loaded, attr)
     raise AttributeError(f"module 'hfcompress' has no attribute {name!r}")

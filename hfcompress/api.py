@@ -128,7 +128,4 @@ def _family_function(name: str):
     return run
 
 
-train = _family_function("train")
-distill = _family_function("distill")
-prune = _family_function("prune")
-quantize = _family_function("quantize")
+train = _family_function("train")  # hfcompress.distill / prune / quantize are their (callable) packages

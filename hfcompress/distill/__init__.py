@@ -26,3 +26,8 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)
+
+
+from hfcompress.methods.contract import callable_family  # noqa: E402
+
+callable_family(__name__, "distill")  # hfcompress.distill(cfg) runs the distill runner

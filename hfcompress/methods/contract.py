@@ -47,3 +47,19 @@ class RunResult:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.to_dict().get(key, default)
+
+
+def callable_family(module_name: str, family: str) -> None:
+    """Make the package ``module_name`` callable as its family's runner, so that ``hfcompress.prune(cfg)``
+    works although ``hfcompress.prune`` is also the package (Python binds the subpackage to that name on
+    import, so a function of the same name in ``hfcompress`` would be replaced by it)."""
+    import sys
+    import types
+
+    class FamilyModule(types.ModuleType):
+        def __call__(self, cfg, **kwargs):
+            from hfcompress.api import run_method
+
+            return run_method(family, cfg, **kwargs)
+
+    sys.modules[module_name].__class__ = FamilyModule

@@ -14,3 +14,8 @@ def __getattr__(name):  # keep ``import hfcompress.prune`` light (no Trainer imp
 
         return getattr(api, name)
     raise AttributeError(name)
+
+
+from hfcompress.methods.contract import callable_family  # noqa: E402
+
+callable_family(__name__, "prune")  # hfcompress.prune(cfg) runs the prune runner

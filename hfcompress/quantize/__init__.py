@@ -15,3 +15,8 @@ def quantize(cfg: QuantizeConfig, **kwargs):
 
 
 __all__ = ["METHODS", "QuantizeConfig", "quantize"]
+
+
+from hfcompress.methods.contract import callable_family  # noqa: E402
+
+callable_family(__name__, "quantize")  # hfcompress.quantize(cfg) runs the quantize runner

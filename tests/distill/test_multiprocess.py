@@ -1,3 +1,4 @@
+import pytest
 """The distillation recipe on 2 CPU processes (gloo), launched the way the docs say.
 
 ``torchrun --nproc_per_node 2`` starts two processes; ``accelerate launch --cpu --num_processes 2``
@@ -14,6 +15,7 @@ from hfcompress.hub.load import load
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "distill.py"
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_both_train_and_one_model_is_saved(tmp_path, tiny_teacher_dir, fixture_mirror):
     recipe = tmp_path / "r.yaml"
     out = tmp_path / "student"

@@ -30,6 +30,7 @@ def test_pretrained_minilm_evaluates_through_the_cli(real_mirror, minilm_path, t
     assert "accuracy" in proc.stdout and "latency median" in proc.stdout
 
 
+@pytest.mark.slow
 def test_brief_finetune_beats_chance_on_real_sst2(real_mirror, minilm_path, tmp_path):
     result = train(TrainConfig(task="sst2", model=minilm_path, output_dir=str(tmp_path / "teacher"), epochs=1,
                                learning_rate=3e-4, batch_size=16, max_train_samples=640, max_eval_samples=200,

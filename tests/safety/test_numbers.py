@@ -120,9 +120,6 @@ def test_coerce_number_for_sweep_axes():
         coerce_number("nan", "x")
 
 
-@pytest.mark.xfail(reason="needs call site in hfcompress/sweep/grid.py::expand: "
-                          "value = [coerce_number(v, f'{where}.{name}.{key}') for v in value] instead of the "
-                          "'sweep values must be numbers' check", strict=False)
 def test_readme_sweep_example_expands(tmp_path):
     from hfcompress.sweep.grid import load_sweep
 

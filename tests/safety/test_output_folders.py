@@ -17,9 +17,6 @@ from hfcompress.hub.save import OutputDirError, atomic_directory, check_output_d
 from tests import helpers
 from tests.safety.util import copy_model, fails_in_one_line, snapshot
 
-NEEDS_CMD = ("needs call site in hfcompress/cli/cmd_{0}.py: check_output_dir(cfg.output_dir, inputs=[cfg.model], "
-             "overwrite=args.overwrite) before any work (prune also needs the --overwrite flag)")
-
 
 # ---- output == input ------------------------------------------------------------------------
 def test_prune_output_equal_to_input_is_refused_before_work(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys):
@@ -73,7 +70,6 @@ def test_publish_with_overwrite_false_refuses_a_folder_another_writer_filled(tmp
     assert snapshot(out) == before and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.xfail(reason=NEEDS_CMD.format("prune"), strict=False)
 def test_prune_into_a_folder_holding_another_model_is_refused(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys):
     out = _other_model(tmp_path / "out")
     before = snapshot(out, tiny_bert_dir)
@@ -83,7 +79,6 @@ def test_prune_into_a_folder_holding_another_model_is_refused(tiny_bert_dir, tmp
     assert snapshot(out, tiny_bert_dir) == before
 
 
-@pytest.mark.xfail(reason=NEEDS_CMD.format("train"), strict=False)
 def test_train_into_a_folder_holding_another_model_is_refused(tiny_bert_dir, tmp_path, use_fixture_mirror, capsys):
     out = _other_model(tmp_path / "out")
     before = snapshot(out, tiny_bert_dir)

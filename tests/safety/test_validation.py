@@ -266,8 +266,6 @@ def test_prune_on_an_int8_model_is_refused(int8_dir, tmp_path, capsys, method):
     assert snapshot(int8_dir) == before and not (tmp_path / "p").exists()
 
 
-@pytest.mark.xfail(reason="needs call site in hfcompress/prune/api.py::load_for_pruning: "
-                          "check_not_quantized(loaded.model) after load()", strict=False)
 @pytest.mark.parametrize("method, extra", [("unstructured", ["--amount", "0.5"]), ("drop_layers", ["--drop", "0"]),
                                            ("vocab", [])])
 def test_prune_on_an_int8_model_is_refused_for_every_method(int8_dir, tmp_path, capsys, method, extra):
