@@ -1,4 +1,3 @@
-import pytest
 """The distillation recipe on 2 CPU processes (gloo), launched the way the docs say.
 
 ``torchrun --nproc_per_node 2`` starts two processes; ``accelerate launch --cpu --num_processes 2``
@@ -9,6 +8,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from hfcompress.hub.load import load
 
