@@ -147,6 +147,10 @@ def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = N
     that the model's labels fit the task.
     """
     _load_plugins()
+    if task is not None and not hasattr(task, "check_model_labels"):  # a task name or a dataset description
+        from hfcompress.tasks import get_task
+
+        task = get_task(task)
     path = resolve_model_dir(name_or_path, revision)
     config = read_config(path)
     from hfcompress.hub.validate import check_folder
