@@ -135,10 +135,9 @@ def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: 
 
     set_threads(cfg.threads)
     set_seed(cfg.seed)
-    from hfcompress.hub.save import check_output_dir
-    from hfcompress.training.train import _folder_of
+    from hfcompress.hub.save import check_output_dir, folder_of
 
-    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.teacher, cfg.student.model, _folder_of(model)],
+    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.teacher, cfg.student.model, folder_of(model)],
                                   overwrite=overwrite, resume=resume)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 

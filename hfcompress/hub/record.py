@@ -26,6 +26,12 @@ class Stage(Config):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     result: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def config(self):
+        """The stage's ``params`` as the typed config of the method that wrote it (through the registry)."""
+        from hfcompress.methods.registry import config_class, family_of_stage
+
+        return config_class(family_of_stage(self.method)).from_dict(self.params, where=f"stage {self.method}")
+
 
 @dataclasses.dataclass
 class CompressionRecord(Config):

@@ -71,6 +71,12 @@ def _entries(folder: Path) -> list[Path]:
                                                                                   or p.name.endswith(".lock"))))
 
 
+def folder_of(loaded) -> Optional[Path]:
+    """The folder an in-memory (loaded) input model came from, if it is one: an output may not overwrite it."""
+    path = getattr(loaded, "path", None)
+    return path if path is not None and Path(path).is_dir() else None
+
+
 def check_output_dir(output_dir: str | os.PathLike, inputs: Iterable[Optional[str | os.PathLike]] = (),
                      overwrite: bool = False, resume: bool = False, keep: Iterable[str] = KEEP_ON_REPLACE,
                      flag: str = "--output-dir") -> Path:

@@ -162,6 +162,17 @@ def stage_variant(stage_method: str) -> list[Variant]:
     return [v for v in VARIANTS.values() if v.stage == stage_method]
 
 
+def family_of_stage(stage_method: str) -> str:
+    """The family whose runner writes record stage ``stage_method`` (``prune_heads`` -> ``prune``)."""
+    for fam in FAMILIES.values():
+        if fam.stage == stage_method:
+            return fam.name
+    for v in VARIANTS.values():
+        if v.stage == stage_method:
+            return v.family
+    raise ConfigError(f"record stage {stage_method!r} is not written by any method of this installation")
+
+
 def known_stages() -> set[str]:
     """Every record stage name a method of this installation can write."""
     return {f.stage for f in FAMILIES.values() if f.stage} | {v.stage for v in VARIANTS.values()}

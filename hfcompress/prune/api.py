@@ -219,12 +219,11 @@ def prune(cfg: PruneConfig, *, model=None, resume: bool = False, overwrite: bool
     from hfcompress.methods.contract import RunResult
     from hfcompress.tasks import get_task
 
-    from hfcompress.hub.save import check_output_dir
-    from hfcompress.training.train import _folder_of
+    from hfcompress.hub.save import check_output_dir, folder_of
 
     if resume:
         raise HfCompressError("prune: --resume does not apply (pruning keeps no checkpoints); run it again")
-    check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite)
+    check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     set_threads(cfg.threads)
     set_seed(cfg.seed)

@@ -40,10 +40,9 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
 
     if resume:
         raise HfCompressError("quantize: --resume does not apply (quantization keeps no checkpoints)")
-    from hfcompress.hub.save import check_output_dir
-    from hfcompress.training.train import _folder_of
+    from hfcompress.hub.save import check_output_dir, folder_of
 
-    check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite)
+    check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
     impl.check_supported(cfg.method, task.modality)

@@ -56,7 +56,7 @@ def calibration_batches(task, loaded, cfg: QuantizeConfig):
                    max_length=cfg.max_length, labels=False)
 
 
-def _torch_writer(model) -> Callable[[Path], None]:
+def torch_int8_writer(model) -> Callable[[Path], None]:
     def write(folder: Path) -> None:
         from hfcompress.quantize import torch_int8
 
@@ -99,7 +99,7 @@ class TorchDynamic(QuantizationBackend):
         model = torch_int8.quantize_dynamic_linear(loaded.model, per_channel=per_channel)
         result = {"backend": "torch", "scheme": "dynamic", "flow": "ptq", "per_channel": per_channel,
                   "engine": torch_int8.ENGINE}
-        return Quantized(result, copy.deepcopy(loaded.config), write_weights=_torch_writer(model))
+        return Quantized(result, copy.deepcopy(loaded.config), write_weights=torch_int8_writer(model))
 
 
 class TorchStatic(QuantizationBackend):
@@ -114,7 +114,7 @@ class TorchStatic(QuantizationBackend):
                                                   calibration=cfg.calibration)
         result = {"backend": "torch", "scheme": "fx-static", "flow": "ptq", "engine": torch_int8.ENGINE,
                   "calibration": {"method": cfg.calibration or "histogram", "samples": cfg.calibration_samples}}
-        return Quantized(result, copy.deepcopy(loaded.config), write_weights=_torch_writer(model))
+        return Quantized(result, copy.deepcopy(loaded.config), write_weights=torch_int8_writer(model))
 
 
 class QuantizationAwareTraining(QuantizationBackend):
@@ -122,7 +122,7 @@ class QuantizationAwareTraining(QuantizationBackend):
         from hfcompress.quantize.qat import quantization_aware_training
 
         model, result = quantization_aware_training(loaded, task, cfg, callbacks=callbacks)
-        return Quantized(result, copy.deepcopy(loaded.config), write_weights=_torch_writer(model))
+        return Quantized(result, copy.deepcopy(loaded.config), write_weights=torch_int8_writer(model))
 
 
 class BitsAndBytes(QuantizationBackend):

@@ -24,7 +24,7 @@ from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.card import model_card
 from hfcompress.hub.load import load, resolve_model_dir
 from hfcompress.hub.record import RECORD_KEY, CompressionRecord
-from hfcompress.hub.save import check_output_dir, save_compressed
+from hfcompress.hub.save import check_output_dir, folder_of, save_compressed
 from hfcompress.models.zoo import is_scratch, scratch_config
 from hfcompress.tasks import Task, get_task
 from hfcompress.tasks.batches import preprocessed
@@ -120,12 +120,6 @@ def resolve_checkpoint(output_dir: Path, resume: bool, overwrite: bool) -> tuple
     return checkpoint_dir, last
 
 
-def _folder_of(loaded) -> Optional[Path]:
-    """The folder an in-memory (loaded) input model came from, if it is one: an output may not overwrite it."""
-    path = getattr(loaded, "path", None)
-    return path if path is not None and Path(path).is_dir() else None
-
-
 def fit(model, task: Task, preprocessor, cfg: TrainingConfig, output_dir: str | Path, train_data, *,
         trainer_class: type = Trainer, args_class: type = TrainingArguments, collator=None, eval_data=None,
         callbacks: Optional[list] = None, resume_from: Optional[str] = None,
@@ -155,7 +149,7 @@ def train(cfg: TrainConfig, *, model=None, resume: bool = False, overwrite: bool
     task.check_holdout()
     set_threads(cfg.threads)
     set_seed(cfg.seed)
-    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.model, _folder_of(model)], overwrite=overwrite,
+    output_dir = check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite,
                                   resume=resume)
     checkpoint_dir, last = resolve_checkpoint(output_dir, resume, overwrite)
 

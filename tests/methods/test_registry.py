@@ -85,3 +85,13 @@ def test_every_loss_name_has_one_term_builder():
     from hfcompress.distill.distiller import TERMS
 
     assert set(TERMS) == set(LOSS_NAMES)
+
+
+def test_record_stage_params_come_back_as_typed_configs():
+    from hfcompress.hub.record import CompressionRecord
+    from hfcompress.prune.config import PruneConfig
+
+    cfg = PruneConfig(task="sst2", model="m", output_dir="o", method="heads", amount=0.5)
+    stage = CompressionRecord().with_stage("prune_heads", cfg.to_dict()).stages[-1]
+    assert stage.config() == cfg
+    assert registry.family_of_stage("quantize") == "quantize" and registry.family_of_stage("finetune") == "train"

@@ -11,7 +11,7 @@ from hfcompress.errors import ConfigError, HfCompressError
 from hfcompress.hub.record import CompressionRecord
 from hfcompress.hub.save import atomic_directory
 from hfcompress.quantize import QuantizeConfig, quantize, torch_int8
-from hfcompress.quantize.backends import _torch_writer
+from hfcompress.quantize.backends import torch_int8_writer
 from hfcompress.tasks import get_task
 from tests.quantize.util import assert_close_to_fp32, image_batch, listing, task_batch, text_batch
 
@@ -56,7 +56,7 @@ def test_fx_static_resnet_round_trip_is_exact(tiny_resnet_dir, tmp_path):
     record = CompressionRecord(task="cifar10").with_stage(
         "quantize", {"method": "torch-static"}, {"backend": "torch", "scheme": "fx-static", "flow": "ptq"})
     save_compressed(None, tmp_path / "q", record, loaded.preprocessor, config=loaded.config,
-                    write_weights=_torch_writer(quantized))
+                    write_weights=torch_int8_writer(quantized))
     reloaded = hfcompress.load(tmp_path / "q", task=task)
     with torch.inference_mode():
         expected = quantized(**batch).logits
