@@ -29,7 +29,7 @@ def main() -> None:
         cfg = base.replace(task=task, model=str(WORK / f"teacher-{task}"), output_dir=str(WORK / "quantize" / f"{task}-auto"))
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = run_method("quantize", cfg)
+            result = run_method("quantize", cfg, overwrite=True)
         log = printed.getvalue()
         print(log)
         runs[task] = {"config": cfg.to_dict(), "printed": log,
