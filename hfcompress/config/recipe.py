@@ -36,24 +36,24 @@ class TrainingConfig(Config):
     :func:`hfcompress.training.train.training_arguments` reads these fields for any subclass.
     """
 
-    epochs: float = 3.0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    gradient_accumulation_steps: int = 1
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_length: int = 128
-    max_train_samples: Optional[int] = None
-    max_eval_samples: Optional[int] = None
-    seed: int = 42
-    save_steps: int = 500
-    save_total_limit: int = 2
-    logging_steps: int = 50
-    eval_at_end: bool = True
-    augment: bool = True
-    threads: Optional[int] = None
-    datasets_mirror: Optional[str] = None
+    epochs: float = 3.0  # passes over the training data (fractions allowed)
+    learning_rate: float = 5e-5  # peak learning rate (AdamW, linear decay after warm-up)
+    batch_size: int = 32  # training examples per step (per process)
+    eval_batch_size: int = 64  # examples per evaluation / teacher-inference batch
+    gradient_accumulation_steps: int = 1  # steps whose gradients add up before each optimizer step
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_ratio: float = 0.06  # fraction of the steps with a linearly rising learning rate
+    max_length: int = 128  # tokens per text example (longer ones are truncated)
+    max_train_samples: Optional[int] = None  # train on a seeded sample of N examples (default: the whole split)
+    max_eval_samples: Optional[int] = None  # evaluate on a seeded sample of N examples (default: the whole split)
+    seed: int = 42  # seed of data order, sampling and initialisation
+    save_steps: int = 500  # write a checkpoint every N steps (resume with --resume)
+    save_total_limit: int = 2  # checkpoints kept
+    logging_steps: int = 50  # log the loss every N steps
+    eval_at_end: bool = True  # evaluate after training
+    augment: bool = True  # image tasks: random pad-crop and flip while training
+    threads: Optional[int] = None  # intra-op CPU threads (default: torch's choice)
+    datasets_mirror: Optional[str] = None  # local mirror root of Hub datasets (default: $HFCOMPRESS_DATASETS_MIRROR)
 
     def validate(self, where: str) -> None:
         check_positive(
@@ -106,15 +106,15 @@ class EvalConfig(Config):
     model: str  # a model folder or Hub id
     # a built-in task name, or your data ({dataset: ...}); default: the task in the model's record
     task: Optional[Union[str, TaskSpec]] = None
-    split: Optional[str] = None
-    limit: Optional[int] = None
-    batch_size: int = 32
-    max_length: int = 128
-    threads: Optional[int] = None
-    warmup: int = 3
-    repeats: int = 20
-    json: Optional[str] = None
-    datasets_mirror: Optional[str] = None
+    split: Optional[str] = None  # evaluation split (default: the task's evaluation split(s))
+    limit: Optional[int] = None  # evaluate a fixed seeded sample of N examples
+    batch_size: int = 32  # examples per batch (and the batch timed for latency)
+    max_length: int = 128  # tokens per text example
+    threads: Optional[int] = None  # intra-op CPU threads for inference and timing
+    warmup: int = 3  # untimed batches before timing
+    repeats: int = 20  # timed batches
+    json: Optional[str] = None  # write the evaluation record to this file
+    datasets_mirror: Optional[str] = None  # local mirror root of Hub datasets (default: $HFCOMPRESS_DATASETS_MIRROR)
     corruption: Optional[str] = None  # e.g. "gaussian_noise:3" or "char_noise:2" (robustness)
 
     def validate(self, where: str) -> None:
