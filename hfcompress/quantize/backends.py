@@ -87,7 +87,14 @@ class OnnxRuntime(QuantizationBackend):
         return Quantized(result, copy.deepcopy(loaded.config), write_weights=write)
 
 
-class TorchDynamic(QuantizationBackend):
+class TorchAO(QuantizationBackend):
+    def require(self):
+        from hfcompress.quantize.torch_int8 import require_torch_ao
+
+        require_torch_ao()
+
+
+class TorchDynamic(TorchAO):
     modalities = ("text",)
     why_not = {"image": "dynamic INT8 quantizes nn.Linear layers only and this image model's work is in its "
                         "convolutions; use --method torch-static (FX, calibrated) or onnx-static"}
@@ -102,7 +109,7 @@ class TorchDynamic(QuantizationBackend):
         return Quantized(result, copy.deepcopy(loaded.config), write_weights=torch_int8_writer(model))
 
 
-class TorchStatic(QuantizationBackend):
+class TorchStatic(TorchAO):
     modalities = ("image",)
     why_not = {"text": "FX static quantization needs a symbolically traceable model and static activation "
                        "ranges; BERT-family models are neither here; use --method torch-dynamic or onnx-static"}
@@ -117,7 +124,7 @@ class TorchStatic(QuantizationBackend):
         return Quantized(result, copy.deepcopy(loaded.config), write_weights=torch_int8_writer(model))
 
 
-class QuantizationAwareTraining(QuantizationBackend):
+class QuantizationAwareTraining(TorchAO):
     def quantize(self, loaded, task, cfg, work, callbacks=None):
         from hfcompress.quantize.qat import quantization_aware_training
 

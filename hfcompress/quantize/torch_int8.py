@@ -45,6 +45,16 @@ def quiet():
         yield
 
 
+def require_torch_ao() -> None:
+    """The version guard of the torch.ao path (measured against its torchao replacement in
+    benchmarks/results/torchao_check.md: torchao's eager int8 was slower than fp32 here, torch.ao 1.7x
+    faster, so torch.ao stays while torch ships it)."""
+    quantization = getattr(torch.ao, "quantization", None)
+    if quantization is None or not hasattr(quantization, "quantize_dynamic"):
+        raise HfCompressError(f"torch {torch.__version__} no longer ships torch.ao.quantization, which the torch-* "
+                              "and qat methods use; use --method onnx-dynamic / onnx-static, or torch<=2.13")
+
+
 def set_engine() -> None:
     if ENGINE in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = ENGINE
