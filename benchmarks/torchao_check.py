@@ -22,14 +22,63 @@ import time
 from common import WORK, require_mirror, write_results
 
 
+def resnet(args) -> None:
+    """ResNet-18-w32 (random weights: speed and agreement with fp32): FX static INT8 (torch.ao, today's
+    torch-static) vs PT2E static INT8 with torchao's X86InductorQuantizer, run eagerly."""
+    import torch
+    import torchao
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from transformers import ResNetForImageClassification
+
+    from hfcompress.evaluation.efficiency import environment, interleaved_latency, set_threads
+    from hfcompress.models.zoo import scratch_config
+    from hfcompress.quantize import torch_int8
+
+    threads = set_threads(args.threads)
+    torch.manual_seed(0)
+    model = ResNetForImageClassification(scratch_config("scratch:resnet18-w32", num_labels=10)).eval()
+    calibration = [{"pixel_values": torch.randn(8, 3, 32, 32)} for _ in range(8)]
+    fx = torch_int8.quantize_static_resnet(copy.deepcopy(model), calibration)
+    core = torch_int8.TraceableResNet(copy.deepcopy(model)).eval()
+    quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config())
+    exported = torch.export.export(core, (torch.randn(4, 3, 32, 32),), dynamic_shapes=({0: torch.export.Dim.AUTO},))
+    prepared = prepare_pt2e(exported.module(), quantizer)
+    for batch in calibration:
+        prepared(batch["pixel_values"])
+    pt2e = convert_pt2e(prepared)
+    x = torch.randn(32, 3, 32, 32)
+    with torch.inference_mode():
+        ref = model(pixel_values=x).logits.argmax(-1)
+        agree = {"fx": float((fx(pixel_values=x).logits.argmax(-1) == ref).float().mean()),
+                 "pt2e": float((pt2e(x).argmax(-1) == ref).float().mean())}
+        timing = interleaved_latency({"fp32 (eager)": lambda: model(pixel_values=x),
+                                      "FX static INT8 (torch.ao, today: torch-static)": lambda: fx(pixel_values=x),
+                                      "PT2E static INT8 (torchao X86InductorQuantizer, eager)": lambda: pt2e(x)},
+                                     rounds=args.rounds)
+    base = timing["fp32 (eager)"]["latency_ms_median"]
+    lines = [f"# torch.ao FX vs torchao PT2E (ResNet-18-w32, random weights) on this CPU\n\n"
+             f"Command: `python benchmarks/torchao_check.py --part resnet` (torchao {torchao.__version__}, torch "
+             f"{torch.__version__}, {threads} thread(s), batch 32, {args.rounds} interleaved rounds; argmax agreement "
+             f"with fp32 on that batch: FX {agree['fx']:.2f}, PT2E {agree['pt2e']:.2f})\n",
+             "| model | batch 32 ms | x fp32 |", "| --- | ---: | ---: |"]
+    lines += [f"| {n} | {t['latency_ms_median']:.2f} | {base / t['latency_ms_median']:.2f} |" for n, t in timing.items()]
+    write_results("torchao_check_resnet", {"timing": timing, "agreement": agree, "environment": environment(threads)},
+                  "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=["bert", "resnet"], default="bert")
     ap.add_argument("--model", default=str(WORK / "teacher-sst2"))
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd torchao / PT2E models")
     args = ap.parse_args()
+    if args.part == "resnet":
+        return resnet(args)
     require_mirror()
     import numpy as np
     import torch
