@@ -35,6 +35,8 @@ RECOVER = dict(finetune_epochs=1.0, recovery="distill")
 #  benchmarks/work)). compress fills in task, input model and output folder; --threads is added to each.
 TECHNIQUES = {
     "sst2": [
+        ("baseline", "teacher on ONNX Runtime fp32 (the strongest baseline a user has)", "teacher-ort",
+         {"quantize": dict(method="onnx-fp32")}, "teacher", None),
         ("pruning, structured", "heads 40% (gradient importance)", "heads40",
          {"prune": dict(method="heads", amount=0.4)}, "teacher", None),
         ("pruning, structured", "heads 40% + FFN 30%, distillation recovery (4k phrases)", "heads40-ffn30",
@@ -57,6 +59,8 @@ TECHNIQUES = {
                           learning_rate=1e-4, max_train_samples=20000)}, "teacher", "pipeline-sst2/01-distill"),
     ],
     "cifar10": [
+        ("baseline", "teacher on ONNX Runtime fp32 (the strongest baseline a user has)", "teacher-ort",
+         {"quantize": dict(method="onnx-fp32")}, "teacher", None),
         ("pruning, structured", "conv channels to 1/2 of the MACs, distillation recovery (2 epochs)", "channels2x",
          {"prune": dict(method="channels", importance="magnitude", mac_reduction=2.0, finetune_epochs=2.0,
                         recovery="distill", recovery_temperature=4.0, recovery_ce_weight=0.1, learning_rate=1e-3,
@@ -135,26 +139,31 @@ def main() -> None:
         size_x = base["efficiency"]["size_on_disk_bytes"] / rec["efficiency"]["size_on_disk_bytes"]
         change = 100 * (rec["metrics"][metric] - base["metrics"][metric])
         b1, b32 = timing[name]["batch_1"]["speedup"], timing[name]["batch_32"]["speedup"]
+        ort1 = timing["teacher-ort"]["batch_1"]["latency_ms_median"] / timing[name]["batch_1"]["latency_ms_median"]
+        ort32 = timing["teacher-ort"]["batch_32"]["latency_ms_median"] / timing[name]["batch_32"]["latency_ms_median"]
         use = "-" if name == "teacher" else best_use(size_x, b1, b32, change)
         row = {"name": name, "family": family, "technique": technique, "folder": str(folders[name]),
                "metric": rec["metrics"][metric], "change_points": change, "size_mib": rec["efficiency"]["size_on_disk_bytes"] / 2**20,
                "size_reduction": size_x, "parameters": rec["efficiency"]["parameters"],
                "weight_sparsity": rec["efficiency"].get("weight_sparsity", 0.0), "speedup_batch_1": b1,
-               "speedup_batch_32": b32, "runtime": rec["loader"], "best_use": use}
+               "speedup_batch_32": b32, "speedup_batch_1_vs_ort": ort1, "speedup_batch_32_vs_ort": ort32,
+               "runtime": rec["loader"], "best_use": use}
         data["rows"].append(row)
-        rows.append(f"| {family} | {technique} | {row['size_mib']:.1f} | {size_x:.2f}x | {b1:.2f}x | {b32:.2f}x | "
-                    f"{row['metric']:.4f} | {change:+.2f} | {use} |")
+        rows.append(f"| {family} | {technique} | {row['size_mib']:.1f} | {size_x:.2f}x | {b1:.2f}x | {ort1:.2f}x | "
+                    f"{b32:.2f}x | {ort32:.2f}x | {row['metric']:.4f} | {change:+.2f} | {use} |")
     env = data["environment"]
     md = "\n".join([
         f"# Technique summary: {args.task}", "",
-        f"Command: `.venv/bin/python benchmarks/summary.py --task {args.task}`", "",
+        f"Command: `python benchmarks/summary.py --task {args.task}`", "",
         f"Baseline: `{teacher.relative_to(WORK.parent.parent)}`. {metric} on the whole {task.name} "
         f"{'/'.join(base['splits'])} split ({base['n_examples']} examples). Speed-ups: every model on the same fixed "
         f"batch (1 and 32 examples), alternating for {args.rounds} rounds in this one run, {threads} thread(s), "
         f"{env['cpu']} (SIMD: {', '.join(env.get('cpu_flags', [])) or 'n/a'}), torch {env['torch']}, "
         f"transformers {env['transformers']}. Best use: fixed rules over these numbers (`best_use` in the script).", "",
-        f"| family | technique | size (MiB) | smaller | speed-up b1 | speed-up b32 | {metric} | change (points) | best use |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |", *rows, "",
+        "Speed-ups against the teacher in PyTorch eager, and (*vs ORT*) against the teacher on ONNX Runtime fp32.", "",
+        f"| family | technique | size (MiB) | smaller | speed-up b1 | b1 vs ORT | speed-up b32 | b32 vs ORT | {metric} | "
+        "change (points) | best use |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |", *rows, "",
         "## Interleaved timing", *timing_lines, ""])
     data["timing"] = timing
     write_results(f"summary_{args.task}", data, md)
