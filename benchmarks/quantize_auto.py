@@ -20,12 +20,17 @@ from hfcompress.config import load_recipe
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", default="sst2,cifar10")
+    args = ap.parse_args()
     require_mirror()
     base = load_recipe(ROOT / "recipes" / "quantize-sst2-auto.yaml").quantize
     runs, md = {}, ["# `quantize --method auto` on the benchmark teachers", "",
                     "Command: `.venv/bin/python benchmarks/quantize_auto.py` (recipe "
                     "`recipes/quantize-sst2-auto.yaml`; the CIFAR-10 run uses the same auto settings).", ""]
-    for task in ("sst2", "cifar10"):
+    for task in args.tasks.split(","):
         cfg = base.replace(task=task, model=str(WORK / f"teacher-{task}"), output_dir=str(WORK / "quantize" / f"{task}-auto"))
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
