@@ -254,13 +254,19 @@ def write_combined(env: dict, versions: str, seconds: float) -> None:
         path = RESULTS / f"quantize_{task}.json"
         if path.is_file():
             results[task] = json.loads(path.read_text())
-            sections.append((RESULTS / f"quantize_{task}.md").read_text().split("\n", 2)[2])
+            e = results[task].get("environment", {})
+            # each task's own machine and versions: a task re-run alone may come from another machine
+            measured = (f"Measured on {e.get('cpu', '?')} (flags: {', '.join(e.get('cpu_flags', [])) or '?'}), torch "
+                        f"{e.get('torch', '?')}, transformers {e.get('transformers', '?')}.\n\n")
+            body = (RESULTS / f"quantize_{task}.md").read_text().split("\n", 2)[2]
+            head, _, rest = body.partition("\n\n")
+            sections.append(f"{head}\n\n{measured}{rest}")
         else:
             sections.append(f"## {task}\n\nnot run yet\n")
     flags = set(env["cpu_flags"])
     header = (f"# Quantization benchmark\n\nCommand: `flock /tmp/hfcompress-cpu.lock .venv/bin/python "
               f"benchmarks/quantize_bench.py` (`--tasks sst2` or `--tasks cifar10` re-runs one model)\n\n"
-              f"CPU: {env['cpu']} ({env['cpu_count']} cores); flags: {', '.join(env['cpu_flags'])}; "
+              f"Last run's CPU: {env['cpu']} ({env['cpu_count']} cores); flags: {', '.join(env['cpu_flags'])}; "
               f"AVX2 {'yes' if 'avx2' in flags else 'no'}, AVX-512 {'yes' if 'avx512f' in flags else 'no'}, "
               f"VNNI {'yes' if flags & {'avx512_vnni', 'avx_vnni'} else 'no'}")
     header += (f"; torch {env['torch']}, transformers {env['transformers']}, {versions}. Last run took "
