@@ -69,10 +69,11 @@ def allowed(candidate: Candidate, methods: Optional[list[str]], never: Optional[
     """None if every stage of ``candidate`` may run; else why not (the pin or exclusion it breaks)."""
     for stage in candidate.stages:
         family, method = stage_names(stage)
+        what = f"{family}:{method}" if method else family
         if never and matches(never, family, method):
-            return f"{method or family} is excluded (never)"
+            return f"{what} is excluded (never {','.join(never)})"
         if methods and not matches(methods, family, method):
-            return f"{method or family} is not among methods {','.join(methods)}"
+            return f"{what} is not among methods {','.join(methods)}"
     return None
 
 
@@ -82,7 +83,8 @@ def _name(*parts: str) -> str:
 
 def quantization_candidates(modality: str, methods: Optional[list[str]] = None) -> list[Candidate]:
     backends = list(QUANT_BACKENDS.get(modality, []))
-    backends += [m for m in PINNED_ONLY if methods and matches(methods, "quantize", m)]
+    # named explicitly (the variant or its group, not the whole quantize family)
+    backends += [m for m in PINNED_ONLY if methods and (m in methods or m.split("-")[0] in methods)]
     return [Candidate(m, [_quant_stage(m, modality)], "quantize", why="post-training quantization, no training")
             for m in backends]
 
