@@ -291,7 +291,8 @@ class Search:
             lat = rec["efficiency"]["latency_ms_median"]
             cons = self.constraints(rec["metrics"][self.task.main_metric], lat, base_lat / lat,
                                     rec["efficiency"]["size_on_disk_bytes"])
-            rec["search"] = {"role": "baseline" if n == base_name else "teacher on another runtime",
+            kept = {k: v for k, v in (rec.get("search") or {}).items() if k in ("full_metric", "full_examples")}
+            rec["search"] = {**kept, "role": "baseline" if n == base_name else "teacher on another runtime",
                              "constraints": cons, "met": all(v["met"] for v in cons.values()),
                              "speedup": base_lat / lat, "tier": "baseline"}
             from hfcompress.evaluation import write_json
@@ -318,7 +319,14 @@ class Search:
         folder = self.cdir / cand.name
         if record_file.is_file():
             rec = json.loads(record_file.read_text())
-            m = Measured(cand.name, rec["search"]["model_dir"], rec, record_file, cand.tier)
+            # the budget may have changed since (it is not part of the fingerprint): judge the measurements again
+            s, eff = rec["search"], rec["efficiency"]
+            s["constraints"] = self.constraints(rec["metrics"][self.task.main_metric], eff["latency_ms_median"],
+                                                s["speedup"], eff["size_on_disk_bytes"])
+            s["met"] = all(v["met"] for v in s["constraints"].values())
+            for key in ("chosen", "meets_target", "confirmed"):
+                s.pop(key, None)
+            m = Measured(cand.name, s["model_dir"], rec, record_file, cand.tier)
             self.measured.append(m)
             self.step(f"{cand.name} [{cand.tier}]", "measured in an earlier run: "
                       + self.describe_constraints(rec["search"]["constraints"]), "skipped (resume)")
@@ -507,8 +515,10 @@ class Search:
         write_json(chosen.record, chosen.record_file)
         self.log(why)
         # the chosen model in OUT/ (its files copied, atomically; candidates/, report/ ... stay)
+        from hfcompress.hub.load import resolve_model_dir
+
         with atomic_directory(self.out, overwrite=True, keep=KEEP) as tmp:
-            for entry in Path(chosen.path).iterdir():
+            for entry in Path(resolve_model_dir(chosen.path)).iterdir():
                 if entry.is_dir():
                     if entry.name not in KEEP:
                         shutil.copytree(entry, tmp / entry.name)
