@@ -66,6 +66,10 @@ def build_report(inputs: list[str | Path], out_dir: str | Path, baseline: Option
             if any(r.sparsity > 0 for r in rows):
                 plots.append(sparsity_plot(rows, tmp / f"{stem}_sparsity.png"))
             notes = []
+            if any(r["efficiency"].get("latency_normalized_to_baseline") for r in task_records):
+                notes.append("Latencies marked by the search were timed interleaved with the baseline and are "
+                             "given on the baseline's time scale (its median over the measured ratio), so that "
+                             "every speedup is the ratio measured side by side; raw medians are in the records.")
             if not all(r.comparable for r in rows):
                 notes.append("Speedup is n/a where a record was measured on another CPU, thread count or batch "
                              "size than the baseline: timings are only compared within one setting.")

@@ -47,6 +47,8 @@ _OFFSETS = [(6, 5, "left"), (6, -11, "left"), (-6, 5, "right"), (-6, -11, "right
 def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequence[str], fontsize: int = 8) -> list:
     """Annotate each point with its label at the first offset whose box overlaps no label placed before
     (nor a marker); a simple greedy repel, no extra dependency. Returns the text objects."""
+    from matplotlib.text import Text
+
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     marker_boxes = []
@@ -55,27 +57,43 @@ def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequenc
         marker_boxes.append((x - 4, y - 4, x + 4, y + 4))
     placed: list[tuple[float, float, float, float]] = []
     texts = []
+    frame = ax.get_window_extent(renderer)
 
-    def overlaps(box, others):
-        return any(box[0] < o[2] and box[2] > o[0] and box[1] < o[3] and box[3] > o[1] for o in others)
+    def inside(box):
+        return box[0] >= frame.x0 and box[2] <= frame.x1 and box[1] >= frame.y0 and box[3] <= frame.y1
 
+    def overlaps(box, others, pad=2.0):  # a little air between labels (extents shift by a pixel when drawn)
+        return any(box[0] - pad < o[2] and box[2] + pad > o[0] and box[1] - pad < o[3] and box[3] + pad > o[1]
+                   for o in others)
+
+    def extent(t):  # the text itself, without its leader line
+        bb = Text.get_window_extent(t, renderer)
+        return (bb.x0, bb.y0, bb.x1, bb.y1)
+
+    # near placements first; then further out, with a leader line back to the point
+    far = [(dx, dy, ha) for dy in (38, -44, 49, -55, 60, -66, 71, -77, 82, -88)
+           for dx, ha in ((24, "left"), (-24, "right"), (0, "center"))]
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
     for i in order:
-        best = None
-        for dx, dy, ha in _OFFSETS:
+        others = [m for j, m in enumerate(marker_boxes) if j != i]
+        best, fallback = None, None
+        for k, (dx, dy, ha) in enumerate(_OFFSETS + far):
+            leader = {"arrowprops": {"arrowstyle": "-", "color": "0.6", "lw": 0.6}} if k >= len(_OFFSETS) else {}
             t = ax.annotate(labels[i], points[i], textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
-                            ha=ha, zorder=4)
-            bb = t.get_window_extent(renderer)
-            box = (bb.x0, bb.y0, bb.x1, bb.y1)
-            if not overlaps(box, placed) and not overlaps(box, [m for j, m in enumerate(marker_boxes) if j != i]):
+                            ha=ha, zorder=4, **leader)
+            box = extent(t)
+            if inside(box) and not overlaps(box, placed) and not overlaps(box, others):
                 best = (t, box)
                 break
+            clashes = sum(overlaps(box, [o]) for o in placed) + (0 if inside(box) else 1)
+            if fallback is None or clashes < fallback[0]:
+                fallback = (clashes, dx, dy, ha, leader)
             t.remove()
-        if best is None:  # crowded: the first placement, with a leader line
-            t = ax.annotate(labels[i], points[i], textcoords="offset points", xytext=(12, 14 + 10 * (len(placed) % 3)),
-                            fontsize=fontsize, zorder=4, arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6})
-            bb = t.get_window_extent(renderer)
-            best = (t, (bb.x0, bb.y0, bb.x1, bb.y1))
+        if best is None:  # crowded everywhere: the placement with the fewest clashes
+            _, dx, dy, ha, leader = fallback
+            t = ax.annotate(labels[i], points[i], textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                            ha=ha, zorder=4, **leader)
+            best = (t, extent(t))
         texts.append(best[0])
         placed.append(best[1])
     return texts
@@ -108,7 +126,7 @@ def tradeoff_plot(rows: list[Row], x: str, xlabel: str, path: Path, log_x: bool 
                    label=x_limit_label or f"limit {x_limit:g}")
     if log_x:
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel + (f"  [{setting}]" if setting and x == "latency_ms" else ""))
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(rows[0].metric_name)
     title = f"{rows[0].task}: {rows[0].metric_name} vs {xlabel}"
     if setting:

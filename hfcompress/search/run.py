@@ -286,7 +286,7 @@ class Search:
         self.base_name = base_name
         self.base_loaded = onnx if base_name == "teacher-onnx-fp32" else pt
         self.base_fn = self._latency_fn(self.base_loaded)
-        base_lat = records[base_name]["efficiency"]["latency_ms_median"]
+        base_lat = self.base_latency = records[base_name]["efficiency"]["latency_ms_median"]
         for n, rec in records.items():
             lat = rec["efficiency"]["latency_ms_median"]
             cons = self.constraints(rec["metrics"][self.task.main_metric], lat, base_lat / lat,
@@ -348,10 +348,17 @@ class Search:
             return None
         timing = interleaved_latency({"baseline": self.base_fn, cand.name: fn}, rounds=self.cfg.timing_rounds)
         batch = len(self._latency_rows)
-        self._set_latency(rec, timing[cand.name], batch)
         speedup = timing["baseline"]["latency_ms_median"] / timing[cand.name]["latency_ms_median"]
+        # On a shared machine absolute timings drift between pairings; the ratio measured side by side does
+        # not. The record's latency is the baseline's (measured once, at the start) over that ratio, so
+        # every record of the search is on one time scale; the raw medians stay in the record.
+        scale = self.base_latency / timing["baseline"]["latency_ms_median"]
+        self._set_latency(rec, {k: (v * scale if k.startswith("latency_ms") else v)
+                                for k, v in timing[cand.name].items()}, batch)
+        rec["efficiency"]["latency_normalized_to_baseline"] = True
+        rec["efficiency"]["latency_ms_median_raw"] = timing[cand.name]["latency_ms_median"]
         metric = rec["metrics"][self.task.main_metric]
-        cons = self.constraints(metric, timing[cand.name]["latency_ms_median"], speedup,
+        cons = self.constraints(metric, rec["efficiency"]["latency_ms_median"], speedup,
                                 rec["efficiency"]["size_on_disk_bytes"])
         met = all(v["met"] for v in cons.values())
         rec["label"] = cand.name
