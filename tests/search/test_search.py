@@ -143,3 +143,43 @@ def test_image_task(tmp_path, use_fixture_mirror, one_thread):
                                                "output_dir": str(tmp_path / "out"), "max_drop": 100,
                                                "max_size_mb": 100, **FAST}), echo=quiet([]))
     assert summary["meets_target"] and summary["chosen"] in ("torch-static", "onnx-static")
+
+
+@pytest.mark.slow
+def test_own_data(tmp_path, tiny_bert_dir, one_thread):
+    """A task given by its data (a folder of CSV files), as --dataset describes it."""
+    import csv
+
+    from tests.helpers import SENTENCES
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for split in ("train", "validation"):
+        with open(data / f"{split}.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["text", "label"])
+            for i in range(16):
+                w.writerow([SENTENCES[i % len(SENTENCES)], ["neg", "pos"][i % 2]])
+    summary = search(CompressConfig.from_dict({"task": {"dataset": str(data)}, "model": str(tiny_bert_dir),
+                                               "output_dir": str(tmp_path / "out"), "max_drop": 100,
+                                               "max_size_mb": 100, **FAST}), echo=quiet([]))
+    assert summary["meets_target"] and summary["chosen"] == "torch-dynamic"
+    assert (tmp_path / "out" / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_model_without_head_is_fine_tuned_first(tmp_path, use_fixture_mirror, one_thread):
+    """The README's path: a base encoder (all-MiniLM-L6-v2 has no classification head) gets a short fine-tune."""
+    from transformers import BertModel
+
+    from tests.helpers import make_tokenizer, tiny_bert
+
+    folder = tmp_path / "encoder"
+    tok = make_tokenizer(tmp_path / "tok")
+    BertModel(tiny_bert(vocab_size=len(tok)).config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    lines = []
+    summary = search(config(tmp_path, folder, max_drop=100, max_latency_ms=10_000,
+                            finetune={"epochs": 1, "max_train_samples": 16, "batch_size": 8}), echo=quiet(lines))
+    assert (tmp_path / "out" / "work" / "teacher" / "config.json").is_file()
+    assert any("no classification head" in l for l in lines) and summary["meets_target"]
