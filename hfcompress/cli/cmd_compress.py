@@ -16,7 +16,8 @@ def run(args: argparse.Namespace) -> int:
     state = "meets every constraint" if summary["meets_target"] else "does NOT meet the target (closest kept)"
     print(f"\n{summary['chosen']}: {state}; {summary['candidates_tried']} candidate(s) tried in "
           f"{summary['wall_s']:.0f} s; speed-up x{s['speedup']:.2f} vs {summary['baseline']}"
-          + (f"; full-split metric {s['full_metric']:.4f} ({s['full_drop']:+.2f} points)" if "full_metric" in s else ""))
+          + (f"; full-split metric {s['full_metric']:.4f} ({s['full_drop']:+.2f} points)"
+             if "full_metric" in s else ""))
     print(f"model: {summary['output_dir']}\nreport: {summary['report']}")
     return 0 if summary["meets_target"] else 1
 

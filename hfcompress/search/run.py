@@ -130,8 +130,8 @@ class Search:
             now = _fingerprint(cfg)
             if earlier is not None and earlier != now:
                 changed = [k for k in FINGERPRINT if earlier.get(k) != now.get(k)]
-                raise OutputDirError(f"--output-dir: {self.out} holds a search with other settings ({', '.join(changed)})"
-                                     "; its measurements are not comparable: pass --overwrite or choose another folder")
+                raise OutputDirError(f"--output-dir: {self.out} holds a search with other settings "
+                                     f"({', '.join(changed)}); its measurements are not comparable: pass --overwrite or choose another folder")
         if overwrite and own:
             for name in ("candidates", "work", "report", "search.log"):
                 target = self.out / name
@@ -191,7 +191,8 @@ class Search:
     def _set_latency(record: dict[str, Any], timing: dict[str, float], batch: int) -> None:
         eff = record["efficiency"]
         eff.update(timing, latency_batch_size=batch,
-                   throughput_examples_per_s=batch / (timing["latency_ms_median"] / 1000.0), latency_timed="interleaved")
+                   throughput_examples_per_s=batch / (timing["latency_ms_median"] / 1000.0),
+                   latency_timed="interleaved")
 
     def constraints(self, metric: float, latency_ms: float, speedup: float, size_bytes: int) -> dict[str, Any]:
         c = self.cfg
@@ -303,7 +304,7 @@ class Search:
         lat = {n: r["efficiency"]["latency_ms_median"] for n, r in records.items()}
         self.step("baseline: the teacher on PyTorch fp32 and on ONNX Runtime fp32",
                   ", ".join(f"{n} {records[n]['metrics'][self.task.main_metric]:.4f} {lat[n]:.2f} ms"
-                            for n in records) + f" at batch {len(self._latency_rows) if hasattr(self, '_latency_rows') else self.cfg.batch_size}, "
+                            for n in records) + f" at batch {len(self._latency_rows)}, "
                   f"{self.threads} thread(s)",
                   f"baseline = {base_name} (the faster fp32 runtime); speed-ups are against its "
                   f"{lat[base_name]:.2f} ms")
@@ -375,8 +376,8 @@ class Search:
         del loaded, fn
         gc.collect()
         self.step(f"{cand.name} [{cand.tier}]",
-                  f"{self.task.main_metric} {metric:.4f}, x{speedup:.2f}, {rec['efficiency']['size_on_disk_bytes'] / MB:.2f}"
-                  f" MiB in {time.monotonic() - t0:.0f} s: {self.describe_constraints(cons)}",
+                  f"{self.task.main_metric} {metric:.4f}, x{speedup:.2f}, "
+                  f"{rec['efficiency']['size_on_disk_bytes'] / MB:.2f} MiB in {time.monotonic() - t0:.0f} s: {self.describe_constraints(cons)}",
                   "meets every constraint on the estimate: confirm on the full split" if met else "rejected, goes on")
         return m
 

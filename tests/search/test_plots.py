@@ -34,8 +34,8 @@ def test_tradeoff_plot_draws_step_front_budget_and_setting(tmp_path, monkeypatch
 
         monkeypatch.setattr(matplotlib.axes.Axes, name, spy)
     rows = [row("baseline", 10, 0.90, baseline=True), row("q", 5, 0.89), row("p", 6, 0.85), row("d", 2, 0.80)]
-    path = tradeoff_plot(rows, "latency_ms", "latency (ms)", tmp_path / "lat.png", setting="batch 32, 2 thread(s), CPU X",
-                         metric_floor=0.89, x_limit=5.0, chosen="q")
+    path = tradeoff_plot(rows, "latency_ms", "latency (ms)", tmp_path / "lat.png",
+                         setting="batch 32, 2 thread(s), CPU X", metric_floor=0.89, x_limit=5.0, chosen="q")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (xs, ys), kw = calls["step"][0][0][:2], calls["step"][0][1]
     assert list(xs) == [2, 5, 10] and list(ys) == [0.80, 0.89, 0.90] and kw["where"] == "post"
