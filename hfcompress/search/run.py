@@ -377,7 +377,8 @@ class Search:
         gc.collect()
         self.step(f"{cand.name} [{cand.tier}]",
                   f"{self.task.main_metric} {metric:.4f}, x{speedup:.2f}, "
-                  f"{rec['efficiency']['size_on_disk_bytes'] / MB:.2f} MiB in {time.monotonic() - t0:.0f} s: {self.describe_constraints(cons)}",
+                  f"{rec['efficiency']['size_on_disk_bytes'] / MB:.2f} MiB in {time.monotonic() - t0:.0f} s: "
+                  f"{self.describe_constraints(cons)}",
                   "meets every constraint on the estimate: confirm on the full split" if met else "rejected, goes on")
         return m
 
