@@ -131,7 +131,8 @@ class Search:
             if earlier is not None and earlier != now:
                 changed = [k for k in FINGERPRINT if earlier.get(k) != now.get(k)]
                 raise OutputDirError(f"--output-dir: {self.out} holds a search with other settings "
-                                     f"({', '.join(changed)}); its measurements are not comparable: pass --overwrite or choose another folder")
+                                     f"({', '.join(changed)}); its measurements are not comparable: pass "
+                                     "--overwrite or choose another folder")
         if overwrite and own:
             for name in ("candidates", "work", "report", "search.log"):
                 target = self.out / name
