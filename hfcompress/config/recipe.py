@@ -131,7 +131,7 @@ def _sections() -> dict[str, str]:
 
     return {**{name: f.config for name, f in FAMILIES.items()},
             "evaluate": "hfcompress.config.recipe:EvalConfig",
-            "pipeline": "hfcompress.pipeline.run:PipelineConfig"}
+            "pipeline": "hfcompress.pipeline.run:PipelineConfig", "compress": "hfcompress.search.config:CompressConfig"}
 
 
 SECTIONS: dict[str, str] = _sections()
