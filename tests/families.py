@@ -50,7 +50,7 @@ def image_model(family: str, num_labels: int = 10):
                              intermediate_size=64, num_labels=num_labels)
         return T.ViTForImageClassification(config)
     if family == "convnext":
-        config = T.ConvNextConfig(hidden_sizes=[8, 16], depths=[2, 1], num_labels=num_labels, image_size=32)
+        config = T.ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[2, 1], num_labels=num_labels, image_size=32)
         return T.ConvNextForImageClassification(config)
     raise KeyError(family)
 

@@ -238,7 +238,7 @@ def _int_list(value: Any, field: str, low: int, high: Optional[int], length: Opt
 
 
 _MODULE_FIELDS = {"conv2d": ("in_channels", "out_channels", "groups"), "linear": ("in_features", "out_features"),
-                  "batchnorm2d": ("num_features",), "layernorm": ()}
+                  "batchnorm2d": ("num_features",), "layernorm": (), "parameter": ()}
 
 
 def _check_module_shapes(shapes_rec: Any, field: str, shapes: Optional[Mapping[str, tuple]]) -> None:
@@ -256,6 +256,12 @@ def _check_module_shapes(shapes_rec: Any, field: str, shapes: Optional[Mapping[s
                 raise ModelLoadError(f"{f}.{key}: expected an integer >= {1 if key == 'groups' else 0}, got {value!r}")
         if kind == "layernorm":
             _int_list(spec.get("normalized_shape"), f"{f}.normalized_shape", 0, None)
+        if kind == "parameter":  # a bare parameter (ConvNeXt's layer scale), by its full name
+            _int_list(spec.get("shape"), f"{f}.shape", 0, None)
+            if shapes is not None and tuple(shapes.get(name, ())) != tuple(spec["shape"]):
+                raise ModelLoadError(f"{f}: recorded shape {spec['shape']} does not match the stored {name} "
+                                     f"{list(shapes.get(name, ()))}")
+            continue
         if kind == "conv2d" and spec["in_channels"] % spec["groups"]:
             raise ModelLoadError(f"{f}.groups: {spec['groups']} does not divide in_channels {spec['in_channels']}")
         if shapes is None:

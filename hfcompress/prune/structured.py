@@ -117,6 +117,9 @@ def module_shapes(model: nn.Module) -> dict[str, dict[str, Any]]:
             shapes[name] = {"type": "batchnorm2d", "num_features": m.num_features}
         elif isinstance(m, nn.LayerNorm):
             shapes[name] = {"type": "layernorm", "normalized_shape": list(m.normalized_shape)}
+        else:  # bare parameters that channel pruning slices too (ConvNeXt's layer_scale_parameter)
+            for pname, p in m.named_parameters(recurse=False):
+                shapes[f"{name}.{pname}" if name else pname] = {"type": "parameter", "shape": list(p.shape)}
     return shapes
 
 
@@ -241,6 +244,17 @@ def rebuild_modules(model: nn.Module, shapes: dict[str, dict[str, Any]]) -> None
                                  track_running_stats=old.track_running_stats)
         elif kind == "layernorm":
             new = nn.LayerNorm(shape["normalized_shape"], eps=old.eps, elementwise_affine=old.elementwise_affine)
+            if type(old) is not nn.LayerNorm:  # a subclass (ConvNeXt's channels-first norm): keep its class
+                old.normalized_shape = tuple(shape["normalized_shape"])
+                if old.elementwise_affine:
+                    old.weight = nn.Parameter(torch.empty(shape["normalized_shape"], dtype=old.weight.dtype,
+                                                          device=old.weight.device))
+                    if old.bias is not None:
+                        old.bias = nn.Parameter(torch.empty(shape["normalized_shape"], dtype=old.bias.dtype,
+                                                            device=old.bias.device))
+                continue
+        elif kind == "parameter":
+            new = nn.Parameter(torch.empty(shape["shape"], dtype=old.dtype, device=old.device))
         else:
             raise PruneError(f"cannot rebuild module {name!r} of recorded type {kind!r}")
         setattr(parent, child, new)
