@@ -66,3 +66,78 @@ def save_family(family: str, folder: Path, seed: int = 0, hidden: int = 32) -> P
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+# ---- the family x method conformance case (the tests and scripts/support_matrix.py run it) ------------
+DISTILL = {"epochs": 1, "batch_size": 8, "eval_at_end": False, "max_train_samples": 8}
+METHODS = {
+    "prune heads": {"prune": {"method": "heads", "layers": {0: [1, 2]}}},  # uneven: 2 heads in layer 0, 4 in 1
+    "prune ffn": {"prune": {"method": "ffn", "amount": 0.5, "importance": "magnitude"}},
+    "prune unstructured": {"prune": {"method": "unstructured", "amount": 0.5}},
+    "prune drop_layers": {"prune": {"method": "drop_layers", "drop": [1]}},
+    "prune vocab": {"prune": {"method": "vocab"}},
+    "prune channels": {"prune": {"method": "channels", "amount": 0.5, "importance": "magnitude",
+                                 "score_samples": 4}},
+    "distill layers": {"distill": {**DISTILL, "student": {"kind": "layers", "every_k": 2}}},
+    "distill tinybert": {"distill": {**DISTILL, "student": {"kind": "tinybert", "num_layers": 1, "hidden_size": 16,
+                                                            "num_attention_heads": 2, "intermediate_size": 32}}},
+    "quantize torch-dynamic": {"quantize": {"method": "torch-dynamic"}},
+    "quantize torch-static": {"quantize": {"method": "torch-static", "calibration_samples": 8}},
+    "quantize bnb-8bit": {"quantize": {"method": "bnb-8bit"}},
+    "quantize fp16": {"quantize": {"method": "fp16"}},
+}
+IMAGE_TINYBERT = {"kind": "tinybert", "num_layers": 1, "hidden_size": 4}
+# methods that remove weights: the saved weights must be smaller than the source's
+REMOVES_WEIGHTS = {"prune heads", "prune ffn", "prune drop_layers", "prune vocab", "prune channels",
+                   "distill layers", "distill tinybert", "quantize torch-dynamic", "quantize fp16"}
+SLOW_METHODS = {"distill layers", "distill tinybert", "quantize torch-static"}
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx_data", ".pt", ".bin")
+
+
+def options(family: str, method: str) -> dict:
+    body = {k: dict(v) for k, v in METHODS[method].items()}
+    if family in IMAGE_FAMILIES and method == "distill tinybert":
+        body["distill"]["student"] = dict(IMAGE_TINYBERT)
+    if family == "modernbert" and method == "prune drop_layers":
+        body["prune"]["drop"] = [1]
+    return body
+
+
+def weights_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+
+
+def run_case(family: str, method: str, root: Path) -> tuple[str, str]:
+    """Run ``method`` on a tiny ``family`` model: ("works", detail) after checking that the folder reloads
+    through ``hfcompress.load`` with the in-memory outputs (and is smaller where weights go), or
+    ("refused", the one-line reason) after checking nothing was written. Anything else raises."""
+    import hfcompress
+    from hfcompress.errors import HfCompressError
+    from tests.quantize.util import image_batch, text_batch
+
+    source = root / f"{family}-source"
+    if not (source / "config.json").is_file():
+        save_family(family, source)
+    out = root / f"{family}-{method.replace(' ', '-')}"
+    task = "cifar10" if family in IMAGE_FAMILIES else "sst2"
+    try:
+        result = hfcompress.compress(str(source), options(family, method), task=task, output_dir=out)
+    except HfCompressError as exc:
+        message = str(exc)
+        assert "\n" not in message, f"refusal is not one line: {message!r}"
+        assert not out.exists(), f"refused ({message}) but {out} was written"
+        return "refused", message
+    again = hfcompress.load(out, task=hfcompress.get_task(task))
+    batch = image_batch() if family in IMAGE_FAMILIES else text_batch(again)
+    with torch.inference_mode():
+        before, after = result.predict(batch).float(), again.predict(batch).float()
+    assert torch.allclose(before, after, rtol=1e-4, atol=1e-5), \
+        f"reloaded outputs differ by {(before - after).abs().max().item():.3g}"
+    if method in REMOVES_WEIGHTS:
+        assert weights_size(out) < weights_size(source), f"{method} did not make the weights smaller"
+    return "works", f"{weights_size(out) / weights_size(source):.2f}x size"
+
+
+FAMILY_NAMES = {"bert": "BERT", "roberta": "RoBERTa", "xlm-roberta": "XLM-RoBERTa", "electra": "ELECTRA",
+                "distilbert": "DistilBERT", "albert": "ALBERT", "deberta-v2": "DeBERTa-v2", "modernbert": "ModernBERT",
+                "mpnet": "MPNet", "resnet": "ResNet", "vit": "ViT", "convnext": "ConvNeXt"}

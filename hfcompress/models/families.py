@@ -139,6 +139,8 @@ class FamilyAdapter:
 
     # ---- refusals ------------------------------------------------------------------------------
     def refuse(self, method: str) -> Optional[str]:
+        if method == "channels" and self.modality == "text":
+            return "a transformer encoder has no convolutions: prune heads or ffn instead"
         return self.refusals.get(method)
 
     def check(self, method: str, model: nn.Module) -> None:
