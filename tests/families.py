@@ -90,6 +90,8 @@ IMAGE_TINYBERT = {"kind": "tinybert", "num_layers": 1, "hidden_size": 4}
 # methods that remove weights: the saved weights must be smaller than the source's
 REMOVES_WEIGHTS = {"prune heads", "prune ffn", "prune drop_layers", "prune vocab", "prune channels",
                    "distill layers", "distill tinybert", "quantize torch-dynamic", "quantize fp16"}
+# ALBERT's layers student runs its one shared layer fewer times: faster, but the same weights
+SAME_WEIGHTS = {("albert", "distill layers")}
 SLOW_METHODS = {"distill layers", "distill tinybert", "quantize torch-static"}
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx_data", ".pt", ".bin")
 
@@ -104,7 +106,7 @@ def options(family: str, method: str) -> dict:
 
 
 def weights_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    return sum(p.stat().st_size for p in Path(folder).iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
 
 
 def run_case(family: str, method: str, root: Path) -> tuple[str, str]:
@@ -133,7 +135,7 @@ def run_case(family: str, method: str, root: Path) -> tuple[str, str]:
         before, after = result.predict(batch).float(), again.predict(batch).float()
     assert torch.allclose(before, after, rtol=1e-4, atol=1e-5), \
         f"reloaded outputs differ by {(before - after).abs().max().item():.3g}"
-    if method in REMOVES_WEIGHTS:
+    if method in REMOVES_WEIGHTS and (family, method) not in SAME_WEIGHTS:
         assert weights_size(out) < weights_size(source), f"{method} did not make the weights smaller"
     return "works", f"{weights_size(out) / weights_size(source):.2f}x size"
 

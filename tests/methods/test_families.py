@@ -17,7 +17,7 @@ REFUSED = {
     **{(f, "prune vocab"): "vocabulary" for f in F.IMAGE_FAMILIES},
     ("albert", "prune drop_layers"): "shares one layer's weights",
     **{(f, "quantize torch-static"): "FX static quantization" for f in F.TEXT_FAMILIES},
-    ("vit", "quantize torch-static"): "not supported",
+    **{(f, "quantize torch-static"): "supports transformers ResNet" for f in ("vit", "convnext")},
     **{(f, m): "convolutional network" for f in ("resnet", "convnext")
        for m in ("quantize torch-dynamic", "quantize bnb-8bit")},
 }
