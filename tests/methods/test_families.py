@@ -48,3 +48,28 @@ def test_family_method(family, method, family_root, use_fixture_mirror):
         assert outcome == "refused", f"expected a refusal ({expected}), but it ran"
         assert expected in detail
         assert F.FAMILY_NAMES[family] in detail or "model" in detail, detail
+
+
+@pytest.mark.onnx
+@pytest.mark.parametrize("family", ["bert", "distilbert", "deberta-v2", "mpnet", "modernbert", "vit"])
+def test_uneven_heads_export_to_onnx(family, family_root, use_fixture_mirror):
+    """Head pruning that leaves different head counts per layer reloads and exports to ONNX with the same
+    outputs as the pruned PyTorch model."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    import hfcompress
+    from tests.quantize.util import image_batch, text_batch
+
+    task = "cifar10" if family in F.IMAGE_FAMILIES else "sst2"
+    source = F.save_family(family, family_root / f"{family}-onnx-source")
+    pruned = hfcompress.compress(str(source), {"prune": {"method": "heads", "layers": {0: [0, 1, 3]}}}, task=task,
+                                 output_dir=family_root / f"{family}-onnx-pruned")
+    assert pruned.record.stages[-1].result["heads_per_layer"] == [1, 4]
+    onnx = hfcompress.compress(pruned, {"quantize": {"method": "onnx-fp32"}}, task=task,
+                               output_dir=family_root / f"{family}-onnx")
+    batch = image_batch() if family in F.IMAGE_FAMILIES else text_batch(pruned)
+    with torch.inference_mode():
+        expected = pruned.predict(batch).float()
+    got = hfcompress.load(onnx.path, task=hfcompress.get_task(task)).predict(batch).float()
+    assert torch.allclose(expected, got, atol=1e-4, rtol=1e-3), (expected - got).abs().max()
