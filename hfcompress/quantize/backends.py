@@ -40,8 +40,9 @@ class QuantizationBackend:
         from hfcompress.models.families import _BY_TYPE
 
         adapter = _BY_TYPE.get(model_type)
-        if self.linear_models and adapter is not None and not adapter.staged:
-            return  # a transformer (text or ViT): its work is in nn.Linear layers
+        if self.linear_models and modality == "image" and adapter is not None and adapter.modality == "image" \
+                and not adapter.staged:
+            return  # a vision transformer (ViT): its work is in nn.Linear layers, as a text encoder's
         if modality not in self.modalities:
             family = f" ({adapter.name})" if adapter is not None else ""
             raise HfCompressError(f"method {method!r} is not supported for {modality} models{family}: "
