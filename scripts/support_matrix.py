@@ -12,8 +12,10 @@ no GPU (a minute of CPU).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -47,7 +49,8 @@ def run(fast: bool = False) -> dict[str, dict[str, list[str]]]:
                 out[family][method] = ["skipped", "--fast"]
                 continue
             try:
-                outcome, detail = F.run_case(family, method, work)
+                with contextlib.redirect_stdout(sys.stderr):  # trainer logs: keep stdout for the table
+                    outcome, detail = F.run_case(family, method, work)
             except Exception as exc:  # a crash or a failed check: shown as such, never as "works"
                 outcome, detail = "FAILS", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
             out[family][method] = [outcome, detail]
@@ -68,10 +71,15 @@ def markdown(results: dict[str, dict[str, list[str]]]) -> str:
             outcome, detail = row[m]
             if outcome == "works":
                 cells.append("✅")
-            elif outcome == "refused":
-                if detail not in reasons:
-                    reasons.append(detail)
-                cells.append(f"— [{reasons.index(detail) + 1}]")
+            elif outcome == "refused":  # one footnote per reason, the family's names taken out
+                name = F.FAMILY_NAMES[family]
+                reason = re.sub(r" \([A-Za-z0-9]+For[A-Za-z0-9]+\)", "", detail).replace(f" ({name})", "")
+                reason = re.sub(r"got [A-Za-z0-9]+For[A-Za-z0-9]+", "got this model", reason)
+                reason = reason.replace(f"on {name}:", "on <family>:").replace(f"a {name} ", "a <family> ")
+                reason = reason.replace(f"{name} shares", "<family> shares")
+                if reason not in reasons:
+                    reasons.append(reason)
+                cells.append(f"— [{reasons.index(reason) + 1}]")
             else:
                 cells.append(outcome)
         lines.append(f"| {F.FAMILY_NAMES[family]} | " + " | ".join(cells) + " |")

@@ -114,7 +114,7 @@ class TorchDynamic(QuantizationBackend):
 class TorchStatic(QuantizationBackend):
     modalities = ("image",)
     why_not = {"text": "FX static quantization needs a symbolically traceable model and static activation "
-                       "ranges; BERT-family models are neither here; use --method torch-dynamic or onnx-static"}
+                       "ranges; transformer encoders are neither here; use --method torch-dynamic or onnx-static"}
 
     def quantize(self, loaded, task, cfg, work, callbacks=None):
         from hfcompress.quantize import torch_int8
