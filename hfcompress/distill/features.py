@@ -34,7 +34,13 @@ def _first_tensor(output):
 
 
 def layer_list_path(model: torch.nn.Module) -> str:
-    """Path of the ModuleList holding the model's blocks (``bert.encoder.layer``, ``resnet.encoder.stages``)."""
+    """Path of the ModuleList holding the model's blocks (``bert.encoder.layer``, ``resnet.encoder.stages``):
+    the family adapter's, else the first ModuleList whose path ends like one."""
+    from hfcompress.models.families import maybe_adapter
+
+    adapter = maybe_adapter(model)
+    if adapter is not None:
+        return adapter.layer_list_path(model)
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.ModuleList) and name.endswith(LAYER_LIST_SUFFIXES):
             return name

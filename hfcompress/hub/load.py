@@ -200,6 +200,22 @@ def load_pytorch(path: Path, task=None, source: str = "", **kwargs) -> LoadedMod
                        record=record, preprocessor=preprocessor)
 
 
+def _to_model_names(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename checkpoint keys to the model's own names.
+
+    transformers 5.x writes some families (ViT, ...) under their legacy checkpoint names
+    (``vit.encoder.layer.0.attention.attention.query``) while the module tree uses new ones
+    (``vit.layers.0.attention.q_proj``); ``save_pretrained`` maps on the way out, so the same
+    mapping (renames only) is inverted here, matched through tensor identity."""
+    from hfcompress.hub.validate import checkpoint_names
+
+    own = model.state_dict()
+    if not state or set(state) <= set(own):
+        return state
+    rename = {saved: name for name, saved in checkpoint_names(model, own).items()}
+    return {rename.get(k, k): v for k, v in state.items()}
+
+
 def load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import load_file
 
@@ -209,6 +225,7 @@ def load_safetensors_strict(model: torch.nn.Module, path: Path) -> None:
             state.update(load_file(str(f)))
         except Exception as exc:  # SafetensorError: corrupt despite a sane header
             raise ModelLoadError(f"{f}: unreadable safetensors ({str(exc).splitlines()[0][:200]})") from None
+    state = _to_model_names(model, state)
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Tied weights (e.g. decoder tied to embeddings) may legitimately be absent from the file.
     tied = set(getattr(model, "_tied_weights_keys", None) or [])

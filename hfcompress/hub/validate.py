@@ -42,7 +42,7 @@ SKELETON_FLOOR = 50_000_000
 
 # config.json integer sizes: name -> smallest allowed value
 CONFIG_SIZES = {"num_hidden_layers": 0, "hidden_size": 1, "num_attention_heads": 1, "intermediate_size": 1,
-                "vocab_size": 1, "max_position_embeddings": 1, "type_vocab_size": 1, "embedding_size": 1,
+                "vocab_size": 1, "max_position_embeddings": 1, "type_vocab_size": 0, "embedding_size": 1,
                 "num_channels": 1}
 CONFIG_SIZE_LISTS = {"hidden_sizes": 1, "depths": 0}
 
@@ -238,7 +238,7 @@ def _int_list(value: Any, field: str, low: int, high: Optional[int], length: Opt
 
 
 _MODULE_FIELDS = {"conv2d": ("in_channels", "out_channels", "groups"), "linear": ("in_features", "out_features"),
-                  "batchnorm2d": ("num_features",), "layernorm": ()}
+                  "batchnorm2d": ("num_features",), "layernorm": (), "parameter": ()}
 
 
 def _check_module_shapes(shapes_rec: Any, field: str, shapes: Optional[Mapping[str, tuple]]) -> None:
@@ -256,6 +256,12 @@ def _check_module_shapes(shapes_rec: Any, field: str, shapes: Optional[Mapping[s
                 raise ModelLoadError(f"{f}.{key}: expected an integer >= {1 if key == 'groups' else 0}, got {value!r}")
         if kind == "layernorm":
             _int_list(spec.get("normalized_shape"), f"{f}.normalized_shape", 0, None)
+        if kind == "parameter":  # a bare parameter (ConvNeXt's layer scale), by its full name
+            _int_list(spec.get("shape"), f"{f}.shape", 0, None)
+            if shapes is not None and tuple(shapes.get(name, ())) != tuple(spec["shape"]):
+                raise ModelLoadError(f"{f}: recorded shape {spec['shape']} does not match the stored {name} "
+                                     f"{list(shapes.get(name, ()))}")
+            continue
         if kind == "conv2d" and spec["in_channels"] % spec["groups"]:
             raise ModelLoadError(f"{f}.groups: {spec['groups']} does not divide in_channels {spec['in_channels']}")
         if shapes is None:
@@ -285,9 +291,9 @@ def check_record(record, config: Mapping[str, Any], shapes: Optional[Mapping[str
     if record is None:
         return
     names = known_methods() if known is None else set(known)
-    n_layers = config.get("num_hidden_layers")
-    n_heads = config.get("num_attention_heads")
-    ffn = config.get("intermediate_size")
+    from hfcompress.models.families import config_layout
+
+    n_layers, n_heads, ffn = config_layout(config)
     heads = [n_heads] * n_layers if _is_int(n_layers) and _is_int(n_heads) else None
     widths = [ffn] * n_layers if _is_int(n_layers) and _is_int(ffn) else None
     for i, stage in enumerate(record.stages):
@@ -353,11 +359,27 @@ def check_folder(path: str | os.PathLike, config: Mapping[str, Any], known: Opti
     return shapes
 
 
+def checkpoint_names(model, own: Optional[Mapping[str, Any]] = None) -> dict[str, str]:
+    """Model state-dict name -> the name ``save_pretrained`` writes it under (they differ where
+    transformers 5.x keeps legacy checkpoint names, e.g. ViT); renames only, matched by tensor identity."""
+    own = dict(model.state_dict() if own is None else own)
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+
+        saved = revert_weight_conversion(model, dict(own))
+    except Exception:  # no mapping for this model, or an older transformers
+        return {}
+    by_tensor = {id(t): name for name, t in own.items()}
+    return {by_tensor[id(t)]: name for name, t in saved.items() if id(t) in by_tensor and by_tensor[id(t)] != name}
+
+
 def check_skeleton_fits(model, shapes: Mapping[str, tuple], path: str | os.PathLike, strict: bool = True) -> None:
     """Compare a skeleton's parameter and buffer shapes (build it on the ``meta`` device) with the stored
     ``shapes``. ``strict``: the key sets must match too (tied weights may be absent from the file);
     otherwise only the tensors present in both (after the base-model prefix) are compared."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    own = model.state_dict()
+    rename = checkpoint_names(model, own)
+    expected = {rename.get(k, k): tuple(v.shape) for k, v in own.items()}
     prefix = getattr(model, "base_model_prefix", "") or ""
     mismatched = []
     for key, shape in expected.items():
@@ -375,8 +397,9 @@ def check_skeleton_fits(model, shapes: Mapping[str, tuple], path: str | os.PathL
         tied = set(getattr(model, "_tied_weights_keys", None) or [])
         if isinstance(getattr(model, "_tied_weights_keys", None), dict):
             tied = set(model._tied_weights_keys)
-        persistent = set(k for k, _ in model.named_parameters()) | set(
-            k for k, _ in model.named_buffers() if k in expected)
+        tied = {rename.get(k, k) for k in tied}
+        persistent = set(rename.get(k, k) for k, _ in model.named_parameters()) | set(
+            rename.get(k, k) for k, _ in model.named_buffers() if rename.get(k, k) in expected)
         missing = [k for k in expected if k not in shapes and k not in tied and k in persistent]
         unexpected = [k for k in shapes if k not in expected]
         if missing or unexpected:

@@ -23,26 +23,39 @@ from hfcompress.prune.config import PruneError, check_not_quantized
 
 
 # ---------------------------------------------------------------------------------------------
-# Finding the layers of a BERT-family encoder
+# Finding the layers (through the model family's adapter)
 # ---------------------------------------------------------------------------------------------
-def encoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The transformer blocks (``encoder.layer``) of a BERT/RoBERTa/MiniLM-style model."""
-    base = getattr(model, "base_model", model)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
-    if layers is None or not all(hasattr(l, "attention") and hasattr(l, "intermediate") for l in layers):
-        raise PruneError(f"{type(model).__name__} is not a BERT-family encoder (no encoder.layer[i].attention); "
-                         "head and FFN pruning support BERT-style models only")
+def _adapter(model: nn.Module, method: str = "heads"):
+    from hfcompress.models.families import UnsupportedFamilyError, adapter_for
+
+    try:
+        adapter = adapter_for(model, method)
+    except UnsupportedFamilyError as exc:
+        raise PruneError(str(exc)) from None
+    return adapter
+
+
+def encoder_layers(model: nn.Module, method: str = "heads") -> list[nn.Module]:
+    """The transformer blocks of the model (their distinct modules: one per ALBERT layer group)."""
+    adapter = _adapter(model, method)
     check_not_quantized(model, use_record=False)  # the modules: rebuilding a skeleton goes through here
-    return list(layers)
+    return adapter.layers(model)
 
 
 def head_size(model: nn.Module) -> int:
-    return int(model.config.hidden_size // model.config.num_attention_heads)
+    return _adapter(model).head_size(model)
+
+
+def _count(model: nn.Module, attn) -> int:
+    if not attn.qkv:
+        return 0
+    return getattr(attn.module, attn.qkv[0]).out_features // (len(attn.qkv) == 1 and 3 or 1) // head_size(model)
 
 
 def heads_per_layer(model: nn.Module) -> list[int]:
     """Current number of heads in each layer (0 for a layer whose heads were all removed)."""
-    return [getattr(layer.attention.self, "num_attention_heads", 0) for layer in encoder_layers(model)]
+    adapter = _adapter(model)
+    return [_count(model, adapter.attention(layer)) for layer in encoder_layers(model)]
 
 
 class NoHeadsSelfAttention(nn.Module):
@@ -81,23 +94,30 @@ def slice_linear(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
 
 def keep_heads(model: nn.Module, kept: Sequence[Sequence[int]]) -> None:
     """Physically keep only heads ``kept[i]`` (indices into the layer's *current* heads) in layer i."""
+    adapter = _adapter(model)
     d = head_size(model)
     for layer, keep in zip(encoder_layers(model), kept):
-        attn = layer.attention
-        current = attn.self.num_attention_heads
+        attn = adapter.attention(layer)
+        current = _count(model, attn)
         keep = sorted(set(int(h) for h in keep))
         if keep == list(range(current)):
             continue
         idx = torch.tensor([h * d + j for h in keep for j in range(d)], dtype=torch.long)
-        attn.output.dense = slice_linear(attn.output.dense, idx, dim=1)
+        setattr(attn.out_parent, attn.out_name, slice_linear(attn.out, idx, dim=1))
         if not keep:
-            attn.self = NoHeadsSelfAttention()
+            adapter.empty_attention(layer)
             continue
-        sa = attn.self
-        for name in ("query", "key", "value"):
-            setattr(sa, name, slice_linear(getattr(sa, name), idx, dim=0))
-        sa.num_attention_heads = len(keep)
-        sa.all_head_size = len(keep) * d
+        if len(attn.qkv) == 1:  # fused Q|K|V rows
+            fused = torch.cat([idx + part * current * d for part in range(3)])
+            setattr(attn.module, attn.qkv[0], slice_linear(getattr(attn.module, attn.qkv[0]), fused, dim=0))
+        else:
+            for name in attn.qkv:
+                setattr(attn.module, name, slice_linear(getattr(attn.module, name), idx, dim=0))
+        for name in attn.count_attrs:
+            setattr(attn.module, name, len(keep))
+        for name in attn.size_attrs:
+            setattr(attn.module, name, len(keep) * d)
+        adapter.after_heads(layer, keep)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +127,7 @@ def keep_heads(model: nn.Module, kept: Sequence[Sequence[int]]) -> None:
 def head_masks(model: nn.Module, masks: Sequence[torch.Tensor]) -> Iterator[None]:
     """Multiply each head's context by ``masks[layer][head]`` while the block runs."""
     d = head_size(model)
+    adapter = _adapter(model)
     handles = []
     for layer, mask in zip(encoder_layers(model), masks):
         if mask.numel() == 0:
@@ -117,7 +138,7 @@ def head_masks(model: nn.Module, masks: Sequence[torch.Tensor]) -> Iterator[None
             shaped = context.view(*context.shape[:-1], mask.numel(), d) * mask.view(-1, 1)
             return (shaped.view(context.shape), *args[1:])
 
-        handles.append(layer.attention.output.dense.register_forward_pre_hook(hook))
+        handles.append(adapter.attention(layer).out.register_forward_pre_hook(hook))
     try:
         yield
     finally:
@@ -174,14 +195,18 @@ def head_importance(model: nn.Module, kind: str, batches: Optional[Iterable[dict
         scores = gradient_importance(model, batches, counts, head_masks)
         return [s / (s.norm() + 1e-12) if s.numel() else s for s in scores]
     d = head_size(model)
+    adapter = _adapter(model)
     out = []
     for layer, n in zip(encoder_layers(model), counts):
         if n == 0:
             out.append(torch.zeros(0))
             continue
-        sa, dense = layer.attention.self, layer.attention.output.dense
-        sq = sum(getattr(sa, k).weight.detach().pow(2).view(n, d, -1).sum(dim=(1, 2)) for k in ("query", "key", "value"))
-        sq = sq + dense.weight.detach().pow(2).view(-1, n, d).sum(dim=(0, 2))
+        attn = adapter.attention(layer)
+        weights = [getattr(attn.module, k).weight.detach() for k in attn.qkv]
+        if len(weights) == 1:  # fused Q|K|V
+            weights = list(weights[0].chunk(3, dim=0))
+        sq = sum(w.pow(2).view(n, d, -1).sum(dim=(1, 2)) for w in weights)
+        sq = sq + attn.out.weight.detach().pow(2).view(-1, n, d).sum(dim=(0, 2))
         out.append(sq.sqrt())
     return out
 
@@ -191,7 +216,8 @@ def head_importance(model: nn.Module, kind: str, batches: Optional[Iterable[dict
 # ---------------------------------------------------------------------------------------------
 def heads_to_remove(counts: Sequence[int], scores: Optional[Sequence[torch.Tensor]] = None, *,
                     count: Optional[int] = None, amount: Optional[float] = None,
-                    layers: Optional[dict[int, list[int]]] = None, scope: str = "global") -> list[list[int]]:
+                    layers: Optional[dict[int, list[int]]] = None, scope: str = "global",
+                    min_keep: int = 0) -> list[list[int]]:
     """Per-layer head indices to remove, from a global count, a fraction or an explicit spec.
 
     Everything is checked against the model here, before any weight changes or any file is written.
@@ -208,6 +234,9 @@ def heads_to_remove(counts: Sequence[int], scores: Optional[Sequence[torch.Tenso
                 raise PruneError(f"prune.layers.{layer}: head index {bad[0]} is out of range (layer {layer} has "
                                  f"{counts[layer]} heads)")
             out[layer] = sorted(set(heads))
+            if min_keep and counts[layer] - len(out[layer]) < min_keep:
+                raise PruneError(f"prune.layers.{layer}: removes every head of layer {layer}; this model family "
+                                 "keeps at least one head per layer")
         if total and sum(len(r) for r in out) == total:
             raise PruneError(f"prune.layers: removes every attention head of the model ({total}); its output would "
                              "no longer depend on the input. Keep at least one head")
@@ -231,13 +260,27 @@ def heads_to_remove(counts: Sequence[int], scores: Optional[Sequence[torch.Tenso
     if scope == "layer":
         # the same fraction of each layer (the count is spread in proportion to layer size)
         frac = count / total if total else 0.0
-        return [sorted(torch.argsort(s)[:round(frac * n)].tolist()) for s, n in zip(scores, counts)]
+        return [sorted(torch.argsort(s)[:min(round(frac * n), n - min_keep)].tolist()) for s, n in zip(scores, counts)]
     flat = [(float(s[h]), li, h) for li, s in enumerate(scores) for h in range(len(s))]
     flat.sort()
     out = [[] for _ in counts]
-    for _, li, h in flat[:count]:
+    taken = 0
+    for _, li, h in flat:
+        if taken == count:
+            break
+        if counts[li] - len(out[li]) <= min_keep:
+            continue
         out[li].append(h)
+        taken += 1
+    if taken < count:
+        raise PruneError(f"prune: can remove at most {taken} heads (this model family keeps at least {min_keep} "
+                         f"per layer), asked for {count}")
     return [sorted(x) for x in out]
+
+
+def min_heads(model: nn.Module) -> int:
+    """Heads each layer must keep: 0 where a layer's attention can be removed whole, else 1."""
+    return 0 if _adapter(model).can_empty_attention() else 1
 
 
 def prune_heads(model: nn.Module, remove: Sequence[Sequence[int]]) -> list[list[int]]:

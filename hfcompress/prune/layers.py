@@ -35,17 +35,18 @@ PER_LAYER_CONFIG_KEYS = ("layer_types",)
 PER_LAYER_STAGES = ("prune_heads", "prune_ffn", "prune_channels")
 
 
+def _adapter(model: nn.Module):
+    from hfcompress.models.families import UnsupportedFamilyError, adapter_for
+
+    try:
+        return adapter_for(model, "drop_layers")
+    except UnsupportedFamilyError as exc:
+        raise PruneError(str(exc)) from None
+
+
 def _containers(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """(parent module, attribute) of each container of droppable units, in forward order."""
-    base = getattr(model, "base_model", model)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
-    if isinstance(layers, nn.ModuleList) and hasattr(model.config, "num_hidden_layers"):
-        return [(base.encoder, "layer")]
-    stages = getattr(getattr(base, "encoder", None), "stages", None)
-    if stages is not None and hasattr(model.config, "depths") and all(hasattr(s, "layers") for s in stages):
-        return [(stage, "layers") for stage in stages]
-    raise PruneError(f"prune.method: drop_layers supports BERT-family encoders (encoder.layer) and ResNets "
-                     f"(encoder.stages[i].layers); {type(model).__name__} is neither")
+    return _adapter(model).containers(model)
 
 
 def units(model: nn.Module) -> list[tuple[int, int]]:
@@ -60,11 +61,13 @@ def removable(model: nn.Module) -> list[bool]:
         for block in getattr(parent, attr):
             shortcut = getattr(block, "shortcut", None)
             out.append(shortcut is None or isinstance(shortcut, nn.Identity))
+    if out and _adapter(model).keeps_first_layer:
+        out[0] = False
     return out
 
 
 def _kind(model: nn.Module) -> str:
-    return "blocks" if hasattr(model.config, "depths") else "layers"
+    return "blocks" if _adapter(model).staged else "layers"
 
 
 def check_drop(model: nn.Module, drop: Sequence[int], field: str = "prune.drop") -> None:
@@ -75,6 +78,10 @@ def check_drop(model: nn.Module, drop: Sequence[int], field: str = "prune.drop")
         if not 0 <= i < len(flat):
             raise PruneError(f"{field}: index {i} is out of range (the model has {len(flat)} {kind}, "
                              f"0..{len(flat) - 1})")
+        if not ok[i] and _adapter(model).keeps_first_layer:
+            raise PruneError(f"{field}: {_adapter(model).name}'s layer 0 has no attention norm of its own (the "
+                             "embeddings' norm serves) and cannot be removed; removable layers: "
+                             f"{[j for j, r in enumerate(ok) if r]}")
         if not ok[i]:
             raise PruneError(f"{field}: block {i} (stage {flat[i][0]}, block {flat[i][1]}) changes the shape "
                              f"(projection shortcut) and cannot be removed; removable blocks: "
@@ -161,23 +168,19 @@ def drop_units(model: nn.Module, drop: Sequence[int]) -> dict:
     reduced = _reduced(model, drop)
     for (parent, attr), container in zip(_containers(model), reduced):
         setattr(parent, attr, container)
-    config = model.config
-    if hasattr(config, "depths"):
+    config, adapter = model.config, _adapter(model)
+    if adapter.staged:
         before = list(config.depths)
-        config.depths = [len(c) for c in reduced]
+        adapter.set_depth(config, [len(c) for c in reduced])
         return {"depths_before": before, "depths": list(config.depths)}
-    before = config.num_hidden_layers
+    before = adapter.depth(config)
     kept = [i for i in range(before) if i not in set(drop)]
     for new_index, layer in enumerate(reduced[0]):
         for module in layer.modules():  # transformers 5.x layers know their index (for caches)
             if isinstance(getattr(module, "layer_idx", None), int):
                 module.layer_idx = new_index
-    config.num_hidden_layers = len(kept)
-    for key in PER_LAYER_CONFIG_KEYS:
-        values = getattr(config, key, None)
-        if isinstance(values, (list, tuple)) and len(values) == before:
-            setattr(config, key, [values[i] for i in kept])
-    return {"num_hidden_layers_before": before, "num_hidden_layers": config.num_hidden_layers}
+    adapter.set_depth(config, kept)
+    return {"num_hidden_layers_before": before, "num_hidden_layers": adapter.depth(config)}
 
 
 def check_history(record) -> None:

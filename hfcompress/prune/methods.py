@@ -65,6 +65,17 @@ def input_embeddings(model: nn.Module):
         return None
 
 
+def _family_check(model: nn.Module, method: str) -> None:
+    """Refuse ``method`` with one line where the model's family says it does not apply (unknown
+    families are left to the method's own structural check)."""
+    from hfcompress.models.families import maybe_adapter
+
+    adapter = maybe_adapter(model)
+    if adapter is not None and adapter.refuse(method):
+        raise PruneError(f"prune.method: {method} on {adapter.name} ({type(model).__name__}): "
+                         f"{adapter.refuse(method)}")
+
+
 class HeadPruning(PruningMethod):
     name, rebuilds = "heads", True
 
@@ -73,7 +84,7 @@ class HeadPruning(PruningMethod):
 
         counts = H.heads_per_layer(model)
         H.heads_to_remove(counts, [torch.zeros(n) for n in counts], count=cfg.count, amount=cfg.amount,
-                          layers=cfg.layers, scope=cfg.scope)
+                          layers=cfg.layers, scope=cfg.scope, min_keep=H.min_heads(model))
 
     def needs_data(self, cfg):
         return cfg.importance == "gradient" and cfg.layers is None
@@ -85,7 +96,7 @@ class HeadPruning(PruningMethod):
         counts = H.heads_per_layer(model)
         scores = None if cfg.layers is not None else H.head_importance(model, cfg.importance, ctx.batches)
         remove = H.heads_to_remove(counts, scores, count=cfg.count, amount=cfg.amount, layers=cfg.layers,
-                                   scope=cfg.scope)
+                                   scope=cfg.scope, min_keep=H.min_heads(model))
         kept = H.prune_heads(model, remove)
         return {"kept_heads": kept, "heads_per_layer": [len(k) for k in kept],
                 "heads_removed": sum(len(r) for r in remove), "heads_before": sum(counts)}
@@ -103,7 +114,7 @@ class FFNPruning(PruningMethod):
     def check(self, model, cfg):
         from hfcompress.prune.heads import encoder_layers
 
-        encoder_layers(model)
+        encoder_layers(model, "ffn")
 
     def needs_data(self, cfg):
         return cfg.importance == "gradient"
@@ -126,6 +137,7 @@ class ChannelPruning(PruningMethod):
     name, rebuilds = "channels", True
 
     def check(self, model, cfg):
+        _family_check(model, "channels")
         if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
             raise PruneError(f"prune.method: 'channels' prunes convolutions; {type(model).__name__} has none")
 
@@ -225,6 +237,7 @@ class LayerDropping(PruningMethod):
     def check(self, model, cfg):
         from hfcompress.prune import layers as L
 
+        _family_check(model, "drop_layers")
         if cfg.drop is not None:
             L.check_drop(model, cfg.drop)
         else:
@@ -255,6 +268,7 @@ class VocabPruning(PruningMethod):
     name = "vocab"  # the saved config has the new vocab_size: an ordinary model, no rebuild
 
     def check(self, model, cfg):
+        _family_check(model, "vocab")
         if not isinstance(input_embeddings(model), nn.Embedding):
             raise PruneError(f"prune.method: 'vocab' prunes token embeddings; {type(model).__name__} has none")
 

@@ -24,15 +24,26 @@ from hfcompress.prune.heads import encoder_layers, gradient_importance, slice_li
 # ---------------------------------------------------------------------------------------------
 # FFN neurons
 # ---------------------------------------------------------------------------------------------
+def _ffns(model: nn.Module):
+    from hfcompress.prune.heads import _adapter
+
+    adapter = _adapter(model, "ffn")
+    return [adapter.ffn(layer) for layer in encoder_layers(model, "ffn")]
+
+
 def ffn_widths(model: nn.Module) -> list[int]:
-    return [layer.intermediate.dense.out_features for layer in encoder_layers(model)]
+    return [f.width for f in _ffns(model)]
 
 
 @contextlib.contextmanager
 def ffn_masks(model: nn.Module, masks: Sequence[torch.Tensor]) -> Iterator[None]:
-    """Multiply each intermediate neuron's activation by ``masks[layer][neuron]``."""
-    handles = [layer.intermediate.register_forward_hook(lambda mod, args, out, mask=mask: out * mask)
-               for layer, mask in zip(encoder_layers(model), masks)]
+    """Multiply each intermediate neuron's activation by ``masks[layer][neuron]`` (on the input of the
+    FFN's output projection, which works for plain and gated FFNs alike)."""
+    def hook(mod, args, mask):
+        return (args[0] * mask, *args[1:])
+
+    handles = [f.out.register_forward_pre_hook(lambda mod, args, mask=mask: hook(mod, args, mask))
+               for f, mask in zip(_ffns(model), masks)]
     try:
         yield
     finally:
@@ -47,8 +58,15 @@ def ffn_importance(model: nn.Module, kind: str, batches: Optional[Iterable[dict]
         if batches is None:
             raise PruneError("gradient FFN importance needs data batches")
         return gradient_importance(model, batches, ffn_widths(model), ffn_masks)
-    return [layer.intermediate.dense.weight.detach().norm(dim=1) * layer.output.dense.weight.detach().norm(dim=0)
-            for layer in encoder_layers(model)]
+    out = []
+    for f in _ffns(model):
+        rows = f.inp.weight.detach()
+        norm = rows.norm(dim=1)
+        if f.glu:  # value and gate halves: a neuron is one row of each
+            value, gate = norm.chunk(2)
+            norm = (value.pow(2) + gate.pow(2)).sqrt()
+        out.append(norm * f.out.weight.detach().norm(dim=0))
+    return out
 
 
 def neurons_to_keep(scores: Sequence[torch.Tensor], amount: float, scope: str) -> list[list[int]]:
@@ -73,12 +91,14 @@ def neurons_to_keep(scores: Sequence[torch.Tensor], amount: float, scope: str) -
 
 def keep_neurons(model: nn.Module, kept: Sequence[Sequence[int]]) -> None:
     """Slice each layer's FFN to the neurons ``kept[i]``."""
-    for layer, keep in zip(encoder_layers(model), kept):
+    for f, keep in zip(_ffns(model), kept):
         idx = torch.tensor(sorted(keep), dtype=torch.long)
-        if len(idx) == layer.intermediate.dense.out_features:
+        width = f.width
+        if len(idx) == width:
             continue
-        layer.intermediate.dense = slice_linear(layer.intermediate.dense, idx, dim=0)
-        layer.output.dense = slice_linear(layer.output.dense, idx, dim=1)
+        rows = torch.cat([idx, idx + width]) if f.glu else idx
+        setattr(f.in_parent, f.in_name, slice_linear(f.inp, rows, dim=0))
+        setattr(f.out_parent, f.out_name, slice_linear(f.out, idx, dim=1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,6 +117,9 @@ def module_shapes(model: nn.Module) -> dict[str, dict[str, Any]]:
             shapes[name] = {"type": "batchnorm2d", "num_features": m.num_features}
         elif isinstance(m, nn.LayerNorm):
             shapes[name] = {"type": "layernorm", "normalized_shape": list(m.normalized_shape)}
+        else:  # bare parameters that channel pruning slices too (ConvNeXt's layer_scale_parameter)
+            for pname, p in m.named_parameters(recurse=False):
+                shapes[f"{name}.{pname}" if name else pname] = {"type": "parameter", "shape": list(p.shape)}
     return shapes
 
 
@@ -221,6 +244,17 @@ def rebuild_modules(model: nn.Module, shapes: dict[str, dict[str, Any]]) -> None
                                  track_running_stats=old.track_running_stats)
         elif kind == "layernorm":
             new = nn.LayerNorm(shape["normalized_shape"], eps=old.eps, elementwise_affine=old.elementwise_affine)
+            if type(old) is not nn.LayerNorm:  # a subclass (ConvNeXt's channels-first norm): keep its class
+                old.normalized_shape = tuple(shape["normalized_shape"])
+                if old.elementwise_affine:
+                    old.weight = nn.Parameter(torch.empty(shape["normalized_shape"], dtype=old.weight.dtype,
+                                                          device=old.weight.device))
+                    if old.bias is not None:
+                        old.bias = nn.Parameter(torch.empty(shape["normalized_shape"], dtype=old.bias.dtype,
+                                                            device=old.bias.device))
+                continue
+        elif kind == "parameter":
+            new = nn.Parameter(torch.empty(shape["shape"], dtype=old.dtype, device=old.device))
         else:
             raise PruneError(f"cannot rebuild module {name!r} of recorded type {kind!r}")
         setattr(parent, child, new)

@@ -26,9 +26,22 @@ def backend(method: str):
     return variant_impl("quantize", method)
 
 
-def check_supported(method: str, modality: str) -> None:
-    """Raise a clear error for a method that does not apply to this kind of model."""
-    backend(method).check_supported(method, modality)
+def check_supported(method: str, modality: str, model_type: Optional[str] = None) -> None:
+    """Raise a clear error for a method that does not apply to this kind of model (``model_type``: the
+    config's, so the reason can name the family)."""
+    backend(method).check_supported(method, modality, model_type)
+
+
+def _model_type(cfg: QuantizeConfig, model) -> Optional[str]:
+    config = getattr(getattr(model, "model", model), "config", None) if model is not None else None
+    if config is not None:
+        return getattr(config, "model_type", None)
+    try:
+        import json
+
+        return json.loads((Path(cfg.model) / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite: bool = False,
@@ -45,7 +58,10 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
     check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
-    impl.check_supported(cfg.method, task.modality)
+    if cfg.method == "auto":
+        impl.check_supported(cfg.method, task.modality)
+    else:
+        impl.check_supported(cfg.method, task.modality, _model_type(cfg, model))
     if cfg.method == "auto":
         return impl.run(cfg, task, model=model, overwrite=overwrite)
     impl.require()

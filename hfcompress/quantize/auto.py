@@ -68,7 +68,7 @@ def candidate_config(cfg: QuantizeConfig, method: str, out: Path) -> QuantizeCon
 class AutoSelect:
     """The ``auto`` method: quantize with every candidate backend, measure, publish the fastest correct one."""
 
-    def check_supported(self, method: str, modality: str) -> None:
+    def check_supported(self, method: str, modality: str, model_type=None) -> None:
         pass  # each candidate is checked in run()
 
     def run(self, cfg: QuantizeConfig, task, model=None, overwrite: bool = False):

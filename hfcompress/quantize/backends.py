@@ -34,10 +34,18 @@ class Quantized:
 class QuantizationBackend:
     modalities: tuple[str, ...] = ("text", "image")
     why_not: dict[str, str] = {}  # modality -> why this backend does not apply to it
+    linear_models = False  # True: applies to any model whose work is in nn.Linear (a ViT too)
 
-    def check_supported(self, method: str, modality: str) -> None:
+    def check_supported(self, method: str, modality: str, model_type: Optional[str] = None) -> None:
+        from hfcompress.models.families import _BY_TYPE
+
+        adapter = _BY_TYPE.get(model_type)
+        if self.linear_models and modality == "image" and adapter is not None and adapter.modality == "image" \
+                and not adapter.staged:
+            return  # a vision transformer (ViT): its work is in nn.Linear layers, as a text encoder's
         if modality not in self.modalities:
-            raise HfCompressError(f"method {method!r} is not supported for {modality} models: "
+            family = f" ({adapter.name})" if adapter is not None else ""
+            raise HfCompressError(f"method {method!r} is not supported for {modality} models{family}: "
                                   f"{self.why_not.get(modality, 'supported for ' + ', '.join(self.modalities))}")
 
     def require(self) -> None:
@@ -96,8 +104,9 @@ class TorchAO(QuantizationBackend):
 
 class TorchDynamic(TorchAO):
     modalities = ("text",)
-    why_not = {"image": "dynamic INT8 quantizes nn.Linear layers only and this image model's work is in its "
-                        "convolutions; use --method torch-static (FX, calibrated) or onnx-static"}
+    linear_models = True
+    why_not = {"image": "dynamic INT8 quantizes nn.Linear layers only and a convolutional network's work is in "
+                        "its convolutions; use --method torch-static (FX, calibrated) or onnx-static"}
 
     def quantize(self, loaded, task, cfg, work, callbacks=None):
         from hfcompress.quantize import torch_int8
@@ -112,7 +121,7 @@ class TorchDynamic(TorchAO):
 class TorchStatic(TorchAO):
     modalities = ("image",)
     why_not = {"text": "FX static quantization needs a symbolically traceable model and static activation "
-                       "ranges; BERT-family models are neither here; use --method torch-dynamic or onnx-static"}
+                       "ranges; transformer encoders are neither here; use --method torch-dynamic or onnx-static"}
 
     def quantize(self, loaded, task, cfg, work, callbacks=None):
         from hfcompress.quantize import torch_int8
@@ -134,8 +143,9 @@ class QuantizationAwareTraining(TorchAO):
 
 class BitsAndBytes(QuantizationBackend):
     modalities = ("text",)
-    why_not = {"image": "bitsandbytes replaces nn.Linear layers only and this image model's work is in its "
-                        "convolutions; use --method torch-static or onnx-static"}
+    linear_models = True
+    why_not = {"image": "bitsandbytes replaces nn.Linear layers only and a convolutional network's work is in "
+                        "its convolutions; use --method torch-static or onnx-static"}
 
     def require(self):
         from hfcompress.quantize.bnb import require_bnb

@@ -95,5 +95,5 @@ def test_bad_requests_fail_with_clear_errors(kwargs, fragment):
 
 
 def test_non_bert_model_is_refused():
-    with pytest.raises(PruneError, match="not a BERT-family encoder"):
+    with pytest.raises(PruneError, match="heads on ResNet .*no attention heads"):
         H.heads_per_layer(helpers.tiny_resnet())
