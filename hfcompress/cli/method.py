@@ -37,7 +37,8 @@ def run_family(name: str, args: argparse.Namespace) -> int:
         if own:  # the model card carries the metrics its own evaluation measured
             write_card(result.output_dir, metrics=own[-1]["metrics"])
     print(json.dumps(result.to_dict(), indent=2, default=str))
-    print(f"{family(name).saved} {result.output_dir} (evaluate it with: hfcompress evaluate --task {cfg.task} "
+    task = f"--task {cfg.task} " if isinstance(cfg.task, str) else ""  # a custom task comes back from the record
+    print(f"{family(name).saved} {result.output_dir} (evaluate it with: hfcompress evaluate {task}"
           f"--model {result.output_dir})")
     return 0
 
