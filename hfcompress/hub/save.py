@@ -95,12 +95,7 @@ def check_output_dir(output_dir: str | os.PathLike, inputs: Iterable[Optional[st
         refuse_output_over_input(path, inputs, where=flag)
     except HfCompressError as exc:
         raise OutputDirError(str(exc)) from None
-    for parent in [path, *path.parents]:
-        if parent.exists() and not parent.is_dir():
-            what = "is an existing file" if parent == path else f"lies under the existing file {parent}"
-            raise OutputDirError(f"{flag}: {path} {what}; give a folder path")
-        if parent.exists():
-            break
+    _check_target(path, where=flag)
     if path.is_dir():
         clean_stale_partials(path)
         held = [p for p in _entries(path) if p.name not in set(keep)]
@@ -179,13 +174,13 @@ def publish_lock(target: str | os.PathLike, timeout: float = LOCK_TIMEOUT_S) -> 
         shutil.rmtree(lock, ignore_errors=True)
 
 
-def _check_target(target: Path) -> None:
-    for parent in [target, *target.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                what = "is an existing file" if parent == target else f"lies under the existing file {parent}"
-                raise OutputDirError(f"output folder {target} {what}; give a folder path")
-            break
+def _check_target(target: Path, where: str = "output folder") -> None:
+    from hfcompress.config.paths import refuse_output_file
+
+    try:
+        refuse_output_file(target, where=where)
+    except HfCompressError as exc:
+        raise OutputDirError(str(exc)) from None
 
 
 def _publish(tmp: Path, target: Path, overwrite: Optional[bool], keep: tuple[str, ...]) -> None:
