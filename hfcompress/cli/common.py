@@ -169,7 +169,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """The run contract's options (see hfcompress.methods.contract) and the recipe."""
     parser.add_argument("--recipe", help="YAML recipe; flags given here override its values")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
-    parser.add_argument("--overwrite", action="store_true", help="discard existing checkpoints and start again")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT_DIR as a whole (nothing of "
+                        "the old model survives); train and distill also discard their checkpoints")
 
 
 def config_from(args: argparse.Namespace, section: str, cls, fields=None):
