@@ -85,7 +85,8 @@ def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequenc
             if inside(box) and not overlaps(box, placed) and not overlaps(box, others):
                 best = (t, box)
                 break
-            clashes = sum(overlaps(box, [o]) for o in placed) + (0 if inside(box) else 1)
+            # a label outside the axes is cut off or runs into the title: worse than touching another label
+            clashes = sum(overlaps(box, [o]) for o in placed) + (0 if inside(box) else 100)
             if fallback is None or clashes < fallback[0]:
                 fallback = (clashes, dx, dy, ha, leader)
             t.remove()
@@ -133,7 +134,7 @@ def tradeoff_plot(rows: list[Row], x: str, xlabel: str, path: Path, log_x: bool 
         title += f"\n{setting}"
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.margins(x=0.12, y=0.12)
+    ax.margins(x=0.2, y=0.2)  # room for the labels inside the axes
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
