@@ -83,7 +83,7 @@ def compress(model, config, task: Optional[Union[str, Any]] = None, output_dir: 
 
     stages = _stages(config)
     current = _as_loaded(model, preprocessor, task)
-    task_name = task.name if hasattr(task, "name") else task
+    task_name = task.describe() if hasattr(task, "describe") else task  # a Task: its name or its data
     if task_name is None and isinstance(current, LoadedModel) and current.record is not None:
         task_name = current.record.task
     if task_name is None:
@@ -103,13 +103,7 @@ def compress(model, config, task: Optional[Union[str, Any]] = None, output_dir: 
         result = run_method(name, cfg, model=None if isinstance(current, str) else current, overwrite=overwrite,
                             callbacks=callbacks)
         current = result.load(task_obj)
-    return current if isinstance(current, LoadedModel) else _load(current, task_obj)
-
-
-def _load(path, task):
-    from hfcompress.hub.load import load
-
-    return load(path, task=task)
+    return current  # every stage's result was loaded back (RunResult.load)
 
 
 def run_pipeline(cfg, **kwargs):
