@@ -67,6 +67,7 @@ def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequenc
                    for o in others)
 
     def extent(t):  # the text itself, without its leader line
+        t.update_positions(renderer)  # an annotation's offset is applied at draw time: apply it now
         bb = Text.get_window_extent(t, renderer)
         return (bb.x0, bb.y0, bb.x1, bb.y1)
 

@@ -118,6 +118,30 @@ def structural_candidates(modality: str, model_config: dict, quant: Optional[str
     return out
 
 
+def with_train_samples(cand: Candidate, samples: Optional[int]) -> Candidate:
+    """``cand`` with every training stage (a distillation, a recovery fine-tune) on ``samples`` examples."""
+    stages = []
+    for stage in cand.stages:
+        (family, body), = stage.items()
+        trains = family == "distill" or "finetune_epochs" in body
+        body = dict(body)
+        if trains:
+            body.pop("max_train_samples", None)
+            if samples:
+                body["max_train_samples"] = samples
+        stages.append({family: body})
+    return dataclasses.replace(cand, stages=stages)
+
+
+def train_samples_of(cand: Candidate) -> Optional[int]:
+    """The training examples of ``cand``'s training stages (None: the whole split or no training)."""
+    for stage in cand.stages:
+        (_, body), = stage.items()
+        if body.get("max_train_samples"):
+            return int(body["max_train_samples"])
+    return None
+
+
 def training_candidates(modality: str, model_config: dict, quant: Optional[str],
                         epochs: float = 1.0, max_train_samples: Optional[int] = None) -> list[Candidate]:
     """Tier 3: recovery fine-tunes (distilled from the unpruned model) and distilled students."""

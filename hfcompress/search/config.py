@@ -87,6 +87,10 @@ class CompressConfig(Config):
     never: Optional[list[str]] = None  # never these families / variants (e.g. bnb, heads)
     estimate_samples: int = 500  # validation examples (a seeded sample) to estimate each candidate on
     finetune: FinetuneOptions = dataclasses.field(default_factory=FinetuneOptions)
+    # training examples per training-heavy candidate (distilled students, recovery fine-tunes); default: with a
+    # time_budget, sized so each fits half the time left at the training speed measured in this run, else
+    # finetune.max_train_samples
+    train_samples: Optional[int] = None
     max_length: int = 128
     timing_rounds: int = 15  # interleaved timing rounds per candidate (against the baseline)
     seed: int = 42
@@ -103,6 +107,7 @@ class CompressConfig(Config):
         check_positive(where, target_speedup=self.target_speedup, max_latency_ms=self.max_latency_ms,
                        max_size_mb=self.max_size_mb, batch_size=self.batch_size, threads=self.threads,
                        estimate_samples=self.estimate_samples, max_length=self.max_length,
+                       train_samples=self.train_samples,
                        timing_rounds=self.timing_rounds)
         if self.target_speedup is not None and self.target_speedup < 1:
             raise ConfigError(f"{where}.target_speedup: a speed-up below 1 asks for a slower model; got "

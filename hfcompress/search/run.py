@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 from hfcompress.errors import HfCompressError
 from hfcompress.search.candidates import (Candidate, allowed, quantization_candidates, structural_candidates,
-                                          training_candidates)
+                                          train_samples_of, training_candidates, with_train_samples)
 from hfcompress.search.config import MB, CompressConfig
 
 # what OUT/ holds besides the chosen model; kept when the model is published there
@@ -41,6 +41,10 @@ KEEP = ("candidates", "work", "report", "search.json", "search.log", "checkpoint
 # fields whose change makes earlier measurements incomparable (a resumed search must match them)
 FINGERPRINT = ("task", "model", "batch_size", "threads", "estimate_samples", "max_length", "finetune", "seed")
 BASELINE_NAMES = ("teacher-pytorch-fp32", "teacher-onnx-fp32")
+# a training-heavy candidate sized to fewer examples than this is not worth its time: skipped instead
+MIN_TRAIN_SAMPLES = 256
+# the share of the time left that one training-heavy candidate may take (the rest: its evaluation, the next ones)
+TRAIN_SHARE = 0.5
 
 
 class SearchError(HfCompressError):
@@ -249,6 +253,8 @@ class Search:
             "eval_at_end": False, "save_steps": 1 << 20, "logging_steps": 10}, where="compress.finetune")
         run_method("train", tcfg, overwrite=True)
         self.finetune_s = time.monotonic() - t0
+        seen = min(f.max_train_samples or self.train_size(), self.train_size()) * f.epochs
+        self.train_rate = (seen / self.finetune_s, "the teacher's fine-tune")
         self.step("fine-tune the teacher", f"{self.finetune_s:.0f} s", f"teacher saved to {folder}")
         return str(folder)
 
@@ -342,6 +348,7 @@ class Search:
         self.log(f"trying {cand.name} [{cand.tier}]: {cand.describe()} ({cand.why})")
         try:
             loaded = hfcompress.compress(self.teacher, cand.stages, task=_task_arg(self.cfg), output_dir=folder)
+            compress_s = time.monotonic() - t0
             rec = self._estimate(loaded)
             fn = self._latency_fn(loaded)
         except HfCompressError as exc:
@@ -369,8 +376,13 @@ class Search:
                          "baseline": self.base_name,
                          "baseline_latency_ms_paired": timing["baseline"]["latency_ms_median"],
                          "estimate_samples": rec["n_examples"], "seconds": round(time.monotonic() - t0, 1),
+                         "compress_seconds": round(compress_s, 1),
                          "verdict": "meets every constraint on the estimate" if met else
                          "rejected: " + ", ".join(k for k, v in cons.items() if not v["met"])}
+        if cand.tier == "train":
+            samples = train_samples_of(cand) or self.train_size()
+            rec["search"]["train_samples"] = samples
+            self.train_rate = (samples * self.cfg.finetune.epochs / compress_s, cand.name)
         write_json(rec, record_file)
         m = Measured(cand.name, str(loaded.path), rec, record_file, cand.tier)
         self.measured.append(m)
@@ -422,6 +434,56 @@ class Search:
             return True
         return False
 
+    def train_size(self) -> int:
+        """Examples in the task's train split (the most a training stage can use)."""
+        if not hasattr(self, "_train_size"):
+            self._train_size = len(self.task.load(self.task.train_split, mirror=self.cfg.datasets_mirror))
+        return self._train_size
+
+    def size_training(self, cand: Candidate) -> Optional[Candidate]:
+        """``cand`` with its training examples sized to the time budget; None (skipped, logged) if it cannot fit.
+
+        With a time budget and a measured training speed (the teacher's fine-tune, then each training-heavy
+        candidate's own run), a candidate gets ``TRAIN_SHARE`` of the time left after one evaluation, at that
+        speed; otherwise ``train_samples`` (default ``finetune.max_train_samples``). An explicit
+        ``train_samples`` is never changed, only skipped when the measured speed says it cannot finish."""
+        c = self.cfg
+        epochs = c.finetune.epochs
+        fixed = c.train_samples or c.finetune.max_train_samples
+        left, rate = self.budget_left(), getattr(self, "train_rate", None)
+        label = f"{cand.name} [{cand.tier}]"
+        if left is None or rate is None:
+            sized = with_train_samples(cand, fixed)
+            self.step(label, f"{fixed or 'all'} training examples x {epochs:g} epoch(s)",
+                      "no time budget" if left is None else "no training speed measured yet: the fixed budget")
+            return sized
+        per_s, source = rate
+        usable = TRAIN_SHARE * (left - self.eval_seconds())
+        if c.train_samples:
+            need = c.train_samples * epochs / per_s
+            if need > usable:
+                self.step(label, f"{c.train_samples} examples x {epochs:g} epoch(s) at {per_s:.1f} examples/s "
+                          f"(measured on {source}) need ~{need:.0f} s; {left:.0f} s left",
+                          "skipped: it would not finish in its share of the budget")
+                return None
+            return with_train_samples(cand, c.train_samples)
+        samples = min(int(usable * per_s / epochs), self.train_size())
+        if samples < min(MIN_TRAIN_SAMPLES, self.train_size()):
+            self.step(label, f"{left:.0f} s left: {samples} examples x {epochs:g} epoch(s) would fit at "
+                      f"{per_s:.1f} examples/s (measured on {source})",
+                      f"skipped: under {MIN_TRAIN_SAMPLES} training examples is not worth the time")
+            return None
+        self.step(label, f"{left:.0f} s left, training at {per_s:.1f} examples/s (measured on {source})",
+                  f"sized to {samples} of {self.train_size()} training examples x {epochs:g} epoch(s) "
+                  f"(~{samples * epochs / per_s:.0f} s, {TRAIN_SHARE:.0%} of the time left after one evaluation)")
+        return with_train_samples(cand, None if samples >= self.train_size() else samples)
+
+    def eval_seconds(self) -> float:
+        """What one candidate's estimate + timing took here (median over the candidates measured so far)."""
+        spent = sorted(m.search["seconds"] - m.search.get("compress_seconds", 0.0) for m in self.measured
+                       if m.tier != "baseline" and "seconds" in m.search)
+        return spent[len(spent) // 2] if spent else 30.0
+
     def walk(self, candidates: list[Candidate]) -> Optional[Measured]:
         c = self.cfg
         failed_groups: dict[str, str] = {}
@@ -438,11 +500,10 @@ class Search:
             if self._budget_spent():
                 self.out_of_time = True
                 return None
-            left = self.budget_left()
-            if cand.tier == "train" and left is not None and getattr(self, "finetune_s", 0) > left:
-                self.step(f"{cand.name} [{cand.tier}]", f"{left:.0f} s of budget left, a training run took "
-                          f"{self.finetune_s:.0f} s", "skipped: it would not finish in the budget")
-                continue
+            if cand.tier == "train" and not (self.cdir / f"{cand.name}.eval.json").is_file():
+                cand = self.size_training(cand)
+                if cand is None:
+                    continue
             m = self.measure(cand)
             if m is None:
                 continue

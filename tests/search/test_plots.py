@@ -60,3 +60,29 @@ def test_labels_do_not_overlap():
         for b in boxes[i + 1:]:
             assert not a.overlaps(b)
     plt.close(fig)
+
+
+def test_labels_stay_inside_the_axes():
+    """Points at the edges (a baseline far right, the best model at the top): every label stays in the frame."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    points = [(9.8, 0.734), (4.1, 0.733), (2.9, 0.736), (3.1, 0.735), (1.8, 0.65), (2.8, 0.655), (2.0, 0.57),
+              (2.2, 0.37), (2.8, 0.17)]
+    labels = ["teacher-pytorch-fp32", "teacher-onnx-fp32", "torch-static (closest, NOT meeting the target)",
+              "onnx-static", "drop_layers-4-recovered+torch-static", "drop_layers-2+torch-static",
+              "drop_layers-3+torch-static", "channels-0.5-recovered+torch-static", "channels-0.25+torch-static"]
+    ax.scatter(*zip(*points))
+    ax.set_title("cifar10: accuracy vs latency\nbatch 32, 1 thread(s), CPU")
+    ax.margins(x=0.2, y=0.2)
+    fig.tight_layout()
+    texts = place_labels(ax, fig, points, labels)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    for t in texts:
+        box = Text.get_window_extent(t, renderer)
+        assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1 and frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, \
+            t.get_text()
+    plt.close(fig)

@@ -183,3 +183,41 @@ def test_model_without_head_is_fine_tuned_first(tmp_path, use_fixture_mirror, on
                             finetune={"epochs": 1, "max_train_samples": 16, "batch_size": 8}), echo=quiet(lines))
     assert (tmp_path / "out" / "work" / "teacher" / "config.json").is_file()
     assert any("no classification head" in l for l in lines) and summary["meets_target"]
+
+
+def _stub_search(tmp_path, tiny_bert_dir, **kw):
+    """A Search that has measured nothing (only its sizing of training candidates is exercised)."""
+    s = search_run.Search(config(tmp_path, tiny_bert_dir, max_drop=1, target_speedup=2, **kw), echo=quiet([]))
+    s._train_size = 10_000
+    return s
+
+
+def test_training_candidates_are_sized_to_the_time_left(tmp_path, tiny_bert_dir, use_fixture_mirror):
+    from hfcompress.search.candidates import train_samples_of, training_candidates
+
+    s = _stub_search(tmp_path, tiny_bert_dir, time_budget="10m", finetune={"epochs": 2})
+    cand = training_candidates("text", {"num_hidden_layers": 4}, "torch-dynamic")[0]
+    # no training speed measured yet: the fixed budget (finetune.max_train_samples)
+    assert train_samples_of(s.size_training(cand)) == 2000
+    s.train_rate = (20.0, "a test")  # examples per second
+    s.budget_left = lambda: 330.0  # 330 s left, one evaluation ~30 s: half of 300 s at 20/s over 2 epochs
+    assert train_samples_of(s.size_training(cand)) == 1500
+    assert any("sized to 1500 of 10000" in step["decision"] for step in s.steps)
+    s.budget_left = lambda: 10_000.0  # more time than the whole split needs: all of it (no limit)
+    assert train_samples_of(s.size_training(cand)) is None
+    s.budget_left = lambda: 40.0  # 100 examples would fit: not worth it
+    assert s.size_training(cand) is None and "not worth" in s.steps[-1]["decision"]
+
+
+def test_explicit_train_samples_are_kept_or_skipped(tmp_path, tiny_bert_dir, use_fixture_mirror):
+    from hfcompress.search.candidates import train_samples_of, training_candidates
+
+    s = _stub_search(tmp_path, tiny_bert_dir, time_budget="10m", train_samples=600)
+    cand = training_candidates("text", {"num_hidden_layers": 4}, None)[1]  # a recovery fine-tune
+    s.train_rate = (20.0, "a test")
+    assert train_samples_of(s.size_training(cand)) == 600
+    assert cand.stages[0]["prune"]["finetune_epochs"] == 1.0
+    s.budget_left = lambda: 60.0  # 600 examples need 30 s; half of (60 - 30) s is 15 s
+    assert s.size_training(cand) is None and "would not finish" in s.steps[-1]["decision"]
+    s.budget_left = lambda: None  # no time budget: always the fixed number
+    assert train_samples_of(s.size_training(cand)) == 600
