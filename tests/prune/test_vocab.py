@@ -217,24 +217,27 @@ def test_tied_lm_head_rows_follow_the_same_map(family, tmp_path):
         torch.testing.assert_close(again(**new_tok(SEEN, padding=True, return_tensors="pt")).logits, after)
 
 
-def test_slow_and_unsupported_tokenizers_are_refused_in_one_line(tmp_path):
+def test_slow_and_unsupported_tokenizers_are_refused_in_one_line(tmp_path, use_fixture_mirror):
     from hfcompress.prune.config import PruneError
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    model = helpers.tiny_bert(vocab_size=10)
-
-    class SlowTokenizer:  # what a tokenizer without a tokenizer.json looks like: no backend_tokenizer
-        all_special_ids = [0]
-
+    model = helpers.tiny_bert(vocab_size=384)
+    slow = T.ByT5Tokenizer()  # a Python ("slow") tokenizer: no tokenizer.json to rewrite
     with pytest.raises(PruneError, match="needs a fast tokenizer") as info:
-        prune_vocab(model, SlowTokenizer(), {0})
-    assert "\n" not in str(info.value) and "SlowTokenizer" in str(info.value)
+        prune_vocab(model, slow, {5})
+    assert "\n" not in str(info.value) and "ByT5Tokenizer" in str(info.value)
     backend = Tokenizer(models.WordLevel({"[UNK]": 0, "good": 1}, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     word_level = T.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
     with pytest.raises(PruneError, match="WordPiece, BPE and Unigram"):
         prune_vocab(model, word_level, {1})
-    assert model.config.vocab_size == 10
+    assert model.config.vocab_size == 384
+    folder = tmp_path / "byt5-bert"  # through the recipe: refused before anything is written
+    model.save_pretrained(folder)
+    slow.save_pretrained(folder)
+    with pytest.raises(hfcompress.errors.HfCompressError, match="needs a fast tokenizer"):
+        prune(PruneConfig(task="sst2", model=str(folder), output_dir=str(tmp_path / "o"), method="vocab", eval_limit=0))
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("family", ["roberta", "xlm-roberta"])
