@@ -3,10 +3,12 @@ conformance cases of ``tests/methods/test_families.py`` in-process, on tiny rand
 
     python scripts/support_matrix.py [--fast] [--json out.json]
 
-Every cell is a real run: "works" means it ran, reloaded through ``hfcompress.load`` with identical
-outputs (and smaller weights where the method removes weights); "refused" carries the one-line reason
-(listed under the table). ``--fast`` skips the distillation and torch-static cases. Needs no network and
-no GPU (a minute of CPU).
+Every cell is a real run: "works" means it ran and reloaded through ``hfcompress.load`` with the
+outputs it had in memory (within 1e-4; smaller weights where the method removes weights); "refused"
+carries the one-line reason and "FAILS" the error (both listed under the table). Text families use
+their natural tokenizer kind (WordPiece, byte-level BPE or Unigram; ``tests/families.py``), so the vocab
+column covers all three. ``--fast`` skips the distillation, torch-static, ONNX and QAT cases. Needs no
+network and no GPU (two or three minutes of CPU).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def markdown(results: dict[str, dict[str, list[str]]]) -> str:
     lines = ["| family | " + " | ".join(m.replace(" ", "<br>") for m in methods) + " |",
              "|---|" + "---|" * len(methods)]
     reasons: list[str] = []
+    failures: list[str] = []
     for family, row in results.items():
         cells = []
         for m in methods:
@@ -80,18 +83,25 @@ def markdown(results: dict[str, dict[str, list[str]]]) -> str:
                 if reason not in reasons:
                     reasons.append(reason)
                 cells.append(f"— [{reasons.index(reason) + 1}]")
+            elif outcome == "FAILS":
+                failures.append(f"{F.FAMILY_NAMES[family]} × {m}: {detail}")
+                cells.append(f"❌ [F{len(failures)}]")
             else:
                 cells.append(outcome)
         lines.append(f"| {F.FAMILY_NAMES[family]} | " + " | ".join(cells) + " |")
-    lines += ["", "✅ runs, reloads with identical outputs (smaller where weights are removed); — refused before "
-              "anything is written:", ""]
+    lines += ["", "✅ runs and reloads through `hfcompress.load` with the outputs it had in memory (within 1e-4; "
+              "smaller where weights are removed); — refused in one line before anything is written:", ""]
     lines += [f"{i}. {r}" for i, r in enumerate(reasons, 1)]
+    if failures:
+        lines += ["", "❌ fails (a bug, pinned as a known failure in `tests/methods/test_families.py`):", ""]
+        lines += [f"- F{i}. {f}" for i, f in enumerate(failures, 1)]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="skip distillation and torch-static cases")
+    parser.add_argument("--fast", action="store_true", help="skip the slow cases (distillation, torch-static, "
+                        "ONNX, QAT)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     results = run(args.fast)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+import transformers as T
 
 import hfcompress
 from hfcompress.errors import ConfigError
@@ -88,3 +89,170 @@ def test_image_model_is_refused_before_writing(tmp_path, use_fixture_mirror):
     with pytest.raises(hfcompress.errors.HfCompressError):
         prune(PruneConfig(task="cifar10", model=str(folder), output_dir=str(tmp_path / "o"), method="vocab"))
     assert not (tmp_path / "o").exists()
+
+
+# ---- byte-level BPE and Unigram tokenizers (RoBERTa, ModernBERT, XLM-R, ALBERT, DeBERTa-v2) ----------------
+from tests import families as F  # noqa: E402
+
+SEEN = ["the movie was good", "what a bad film", "i love this movie", "boring plot", "the worst film"]
+ODD = ["naïve café, über-cool!", "東京 🤖 ok?", "zzyzx qwvj 1234567", "Ünïcödé\ttabs  and  spaces"]
+NON_WORDPIECE = [f for f in F.TEXT_FAMILIES if F.TOKENIZER_KIND[f] != "WordPiece"]
+
+
+def _family_pair(family, tmp_path):
+    tok = F.make_family_tokenizer(family, tmp_path / "tok")
+    torch.manual_seed(0)
+    model = T.AutoModelForSequenceClassification.from_config(F.text_config(family, len(tok), tok=tok)).eval()
+    return tok, model
+
+
+@pytest.mark.parametrize("family", NON_WORDPIECE)
+def test_kept_token_text_gives_the_same_outputs(family, tmp_path):
+    tok, model = _family_pair(family, tmp_path)
+    assert json.loads(tok.backend_tokenizer.to_str())["model"]["type"] == F.TOKENIZER_KIND[family]
+    enc = tok(SEEN, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        before = model(**enc).logits
+    used = {i for row in tok(SEEN)["input_ids"] for i in row}
+    new_tok, result = prune_vocab(model, tok, used, keep_chars=False)
+    assert result["tokenizer_model"] == F.TOKENIZER_KIND[family]
+    assert result["vocab_size"] < result["vocab_size_before"] == len(tok)
+    assert len(new_tok) == model.config.vocab_size == model.get_input_embeddings().num_embeddings
+    assert type(new_tok) is type(tok)
+    assert _tokens(new_tok, SEEN) == _tokens(tok, SEEN)  # same pieces ...
+    new_enc = new_tok(SEEN, padding=True, return_tensors="pt")
+    assert not torch.equal(new_enc["input_ids"], enc["input_ids"])  # ... under new ids
+    assert new_enc["input_ids"].max() < result["vocab_size"]
+    with torch.no_grad():
+        after = model(**new_enc).logits
+    torch.testing.assert_close(after, before)
+    for name in ("pad_token_id", "cls_token_id", "sep_token_id", "unk_token_id", "mask_token_id"):
+        old_id, new_id = getattr(tok, name), getattr(new_tok, name)
+        if old_id is not None:  # the same special token, wherever it is now numbered
+            assert new_tok.convert_ids_to_tokens(new_id) == tok.convert_ids_to_tokens(old_id)
+    assert model.config.pad_token_id == new_tok.pad_token_id
+
+
+@pytest.mark.parametrize("family", NON_WORDPIECE)
+def test_added_tokens_and_post_processor_ids_are_remapped(family, tmp_path):
+    tok, model = _family_pair(family, tmp_path)
+    new_tok, _ = prune_vocab(model, tok, {i for row in tok(SEEN)["input_ids"] for i in row}, keep_chars=False)
+    data = json.loads(new_tok.backend_tokenizer.to_str())
+    vocab = new_tok.get_vocab()
+    for added in data["added_tokens"]:
+        assert vocab[added["content"]] == added["id"] < len(new_tok)
+
+    def ids_in(node):  # every (token, id) the post-processor stores
+        if isinstance(node, dict):
+            if isinstance(node.get("ids"), list):
+                yield from zip(node["tokens"], node["ids"])
+            for key in ("sep", "cls"):
+                if isinstance(node.get(key), list):
+                    yield tuple(node[key])
+            for value in node.values():
+                yield from ids_in(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from ids_in(value)
+
+    pairs = list(ids_in(data["post_processor"]))
+    assert pairs and all(vocab[token] == i for token, i in pairs)
+    ids = new_tok("good film", "bad movie")["input_ids"]  # a pair goes through the template too
+    assert ids[0] == new_tok.cls_token_id and ids[-1] == new_tok.sep_token_id
+
+
+@pytest.mark.parametrize("family", ["roberta", "modernbert"])
+def test_byte_level_bpe_never_produces_unk(family, tmp_path):
+    tok, model = _family_pair(family, tmp_path)
+    new_tok, result = prune_vocab(model, tok, {i for row in tok(SEEN)["input_ids"] for i in row}, keep_chars=False)
+    assert result["vocab_size"] >= 256 + 5  # the byte alphabet and the specials
+    merges = json.loads(new_tok.backend_tokenizer.to_str())["model"]["merges"]
+    assert 0 < len(merges) < len(json.loads(tok.backend_tokenizer.to_str())["model"]["merges"])
+    for text in ODD + ["a movie nobody saw: Zoë's 'filmography' was... tremendous"]:
+        ids = new_tok(text, add_special_tokens=False)["input_ids"]
+        assert new_tok.unk_token_id not in ids
+        assert new_tok.decode(ids) == text  # byte-level: lossless on any text
+
+
+@pytest.mark.parametrize("family", ["xlm-roberta", "albert", "deberta-v2"])
+def test_unigram_degrades_to_shorter_pieces_or_unk(family, tmp_path):
+    tok, model = _family_pair(family, tmp_path)
+    used = {i for row in tok(["good"])["input_ids"] for i in row}
+    new_tok, result = prune_vocab(model, tok, used, keep_chars=True)
+    assert result["vocab_size"] < len(tok)
+    unseen = "boring films"  # whole-word pieces of the original are gone: single characters remain
+    old_pieces = tok.convert_ids_to_tokens(tok(unseen, add_special_tokens=False)["input_ids"])
+    new_pieces = new_tok.convert_ids_to_tokens(new_tok(unseen, add_special_tokens=False)["input_ids"])
+    assert len(new_pieces) > len(old_pieces) and new_tok.unk_token not in new_pieces
+    assert "".join(new_pieces).replace("▁", " ").strip().lower() == unseen
+    for text in ODD:  # characters never seen in training become unk, nothing crashes
+        ids = new_tok(text)["input_ids"]
+        assert max(ids) < len(new_tok)
+    assert new_tok.unk_token_id in new_tok("東京", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        model(**new_tok(ODD, padding=True, return_tensors="pt"))
+
+
+@pytest.mark.parametrize("family", ["roberta", "xlm-roberta"])
+def test_tied_lm_head_rows_follow_the_same_map(family, tmp_path):
+    tok = F.make_family_tokenizer(family, tmp_path / "tok")
+    torch.manual_seed(0)
+    model = T.AutoModelForMaskedLM.from_config(F.text_config(family, len(tok), tok=tok)).eval()
+    enc = tok(SEEN, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        before = model(**enc).logits
+    used = {i for row in tok(SEEN)["input_ids"] for i in row}
+    from hfcompress.prune.vocab import tokens_to_keep
+
+    keep = tokens_to_keep(tok, used, keep_chars=False)
+    new_tok, result = prune_vocab(model, tok, used, keep_chars=False)
+    assert model.get_output_embeddings().weight.shape[0] == result["vocab_size"] == len(keep)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    with torch.no_grad():
+        after = model(**new_tok(SEEN, padding=True, return_tensors="pt")).logits
+    torch.testing.assert_close(after, before[..., keep])
+    model.save_pretrained(tmp_path / "mlm")
+    again = T.AutoModelForMaskedLM.from_pretrained(tmp_path / "mlm").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(**new_tok(SEEN, padding=True, return_tensors="pt")).logits, after)
+
+
+def test_slow_and_unsupported_tokenizers_are_refused_in_one_line(tmp_path, use_fixture_mirror):
+    from hfcompress.prune.config import PruneError
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    model = helpers.tiny_bert(vocab_size=384)
+    slow = T.ByT5Tokenizer()  # a Python ("slow") tokenizer: no tokenizer.json to rewrite
+    with pytest.raises(PruneError, match="needs a fast tokenizer") as info:
+        prune_vocab(model, slow, {5})
+    assert "\n" not in str(info.value) and "ByT5Tokenizer" in str(info.value)
+    backend = Tokenizer(models.WordLevel({"[UNK]": 0, "good": 1}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    word_level = T.PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    with pytest.raises(PruneError, match="WordPiece, BPE and Unigram"):
+        prune_vocab(model, word_level, {1})
+    assert model.config.vocab_size == 384
+    folder = tmp_path / "byt5-bert"  # through the recipe: refused before anything is written
+    model.save_pretrained(folder)
+    slow.save_pretrained(folder)
+    with pytest.raises(hfcompress.errors.HfCompressError, match="needs a fast tokenizer"):
+        prune(PruneConfig(task="sst2", model=str(folder), output_dir=str(tmp_path / "o"), method="vocab", eval_limit=0))
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("family", ["roberta", "xlm-roberta"])
+def test_pruned_family_folder_reloads_with_the_same_outputs(family, tmp_path, use_fixture_mirror):
+    source = F.save_family(family, tmp_path / "source")
+    out = tmp_path / "vocab"
+    stage = prune(PruneConfig(task="sst2", model=str(source), output_dir=str(out), method="vocab",
+                              vocab_keep_chars=False, eval_limit=0))["result"]
+    assert stage["tokenizer_model"] == F.TOKENIZER_KIND[family]
+    assert stage["vocab_size"] < stage["vocab_size_before"] and stage["params_after"] < stage["params_before"]
+    assert json.loads((out / "config.json").read_text())["vocab_size"] == stage["vocab_size"]
+    task = get_task("sst2")
+    original, pruned = hfcompress.load(str(source), task=task), hfcompress.load(str(out), task=task)
+    sentences = list(task.load("train")["sentence"])  # every token of these was kept
+    with torch.no_grad():
+        a = original.model(**original.preprocessor(sentences, padding=True, return_tensors="pt")).logits
+        b = pruned.model(**pruned.preprocessor(sentences, padding=True, return_tensors="pt")).logits
+    torch.testing.assert_close(b, a)
