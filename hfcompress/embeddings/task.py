@@ -41,6 +41,10 @@ class SimilarityTask:
     def __repr__(self) -> str:
         return f"SimilarityTask({self.base.name!r})"
 
+    @property
+    def main_metric(self) -> str:
+        return "spearmanr"  # MTEB's main STS score (the cross-encoder task's is Pearson)
+
     def check_model_labels(self, config) -> None:
         """An embedding model has no classifier: nothing to check."""
 
