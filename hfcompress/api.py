@@ -26,10 +26,11 @@ from hfcompress.methods.contract import RunResult
 
 def run_method(name: str, cfg, *, model: Optional[LoadedModel] = None, resume: bool = False,
                overwrite: bool = False, callbacks: Optional[list] = None) -> RunResult:
-    """Run family ``name``'s runner on its config (and, optionally, a loaded input model)."""
-    from hfcompress.methods.registry import runner
+    """Run family ``name``'s runner on its config (and, optionally, a loaded input model); a model kind
+    (an embedding model) that claims the input runs its own runner (``registry.runner_for``)."""
+    from hfcompress.methods.registry import runner_for
 
-    return runner(name)(cfg, model=model, resume=resume, overwrite=overwrite, callbacks=callbacks)
+    return runner_for(name, cfg, model)(cfg, model=model, resume=resume, overwrite=overwrite, callbacks=callbacks)
 
 
 def _stages(config) -> list[tuple[str, Any]]:

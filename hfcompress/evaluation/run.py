@@ -146,6 +146,11 @@ def evaluate_model(cfg: EvalConfig) -> dict[str, Any]:
     With ``cfg.task`` None, the task comes from the model's record (:func:`resolve_eval_task`).
     """
     task = resolve_eval_task(cfg.task, cfg.model, mirror=cfg.datasets_mirror)
+    from hfcompress.methods.registry import model_kind
+
+    kind = model_kind(cfg.model, task)
+    if kind is not None:  # an embedding model: scored by the cosine similarity of its embeddings
+        task = kind.task(task)
     if cfg.split is not None and cfg.split not in task.splits:
         raise TaskError(f"task {task.name!r} has no split {cfg.split!r}; splits: {', '.join(task.splits)}")
     if cfg.corruption:

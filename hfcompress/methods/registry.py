@@ -92,7 +92,25 @@ VARIANTS: dict[tuple[str, str], Variant] = {(v.family, v.name): v for v in (
 
 # Modules that register loaders with hfcompress.hub.load when imported (how a saved model of a
 # backend is read back). Skeleton rebuilds need no plugin: they are found through the variants.
-LOADER_PLUGINS = ("hfcompress.quantize.loaders",)
+LOADER_PLUGINS = ("hfcompress.quantize.loaders", "hfcompress.embeddings.loader")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelKind:
+    """A kind of model that runs its own runners, whatever family: its strategy (``impl``) says whether it
+    claims a method's input model and task (``claims``), how it is scored on a task (``task``) and its runner
+    for a family (``runner``; None: the family's own)."""
+
+    name: str
+    impl: str  # "module:Class"
+
+
+MODEL_KINDS: dict[str, ModelKind] = {k.name: k for k in (
+    ModelKind("sentence-embedding", "hfcompress.embeddings.kind:SentenceEmbedding"),  # sentence-transformers
+)}
+
+
+_instances: dict[str, Any] = {}
 
 
 def _import(spec: str) -> Any:
@@ -120,6 +138,24 @@ def runner(name: str):
     return _import(family(name).runner)
 
 
+def model_kind(model, task=None):
+    """The strategy of the model kind that claims ``model`` (a path, Hub id or LoadedModel) with ``task``, or None."""
+    for kind in MODEL_KINDS.values():
+        if kind.impl not in _instances:
+            _instances[kind.impl] = _import(kind.impl)()
+        if _instances[kind.impl].claims(model, task):
+            return _instances[kind.impl]
+    return None
+
+
+def runner_for(name: str, cfg, model=None):
+    """The runner of family ``name`` for this input: the model kind's where one claims it, else the family's."""
+    source = model if model is not None else getattr(cfg, family(name).input_field, None)
+    kind = model_kind(source, getattr(cfg, "task", None))
+    run = kind.runner(name) if kind is not None else None
+    return run or runner(name)
+
+
 def family_of_config(cfg) -> str:
     """The family name whose config class ``cfg`` is an instance of."""
     for name in FAMILIES:
@@ -144,9 +180,6 @@ def variant(family_name: str, name: str) -> Variant:
     except KeyError:
         raise ConfigError(f"{family_name}.method: unknown method {name!r}; choose from "
                           f"{', '.join(variants_of(family_name))}") from None
-
-
-_instances: dict[str, Any] = {}
 
 
 def variant_impl(family_name: str, name: str):
