@@ -65,10 +65,12 @@ def make_family_tokenizer(family: str, folder: Path, texts=None):
     if family == "roberta":
         vocab, merges = train_bpe(texts)
         return T.RobertaTokenizer(vocab=vocab, merges=merges)
-    if family == "modernbert":  # ModernBERT ships a byte-level BPE with BERT-style [CLS]/[SEP] specials
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    if family == "modernbert":  # a byte-level BPE with BERT-style specials numbered after the merges, as
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors  # ModernBERT's are
 
-        vocab, merges = train_bpe(texts, specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
+        vocab, merges = train_bpe(texts, specials=())
+        for special in ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"):
+            vocab[special] = len(vocab)
         backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = decoders.ByteLevel()
