@@ -129,8 +129,8 @@ def image_model(family: str, num_labels: int = 10, hidden: int = 32):
     if family == "resnet":
         return helpers.tiny_resnet(num_labels=num_labels, depths=(2, 1))
     if family == "vit":
-        config = T.ViTConfig(image_size=32, patch_size=8, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
-                             intermediate_size=2 * hidden, num_labels=num_labels)
+        config = T.ViTConfig(image_size=32, patch_size=8, hidden_size=hidden, num_hidden_layers=2,
+                             num_attention_heads=4, intermediate_size=2 * hidden, num_labels=num_labels)
         return T.ViTForImageClassification(config)
     if family == "convnext":
         config = T.ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[2, 1], num_labels=num_labels, image_size=32)
