@@ -5,11 +5,12 @@
 No real XLM-R is available offline, so this builds a *tiny* XLM-R-shaped classifier (2 layers, random
 weights) around a Unigram tokenizer trained with the ``tokenizers`` library on the mirror's Rotten
 Tomatoes text (``--corpus mirror``: on all the mirror's English text but SST-2's, a broader vocabulary
-as a general-purpose model has; SST-2 itself was built from Rotten Tomatoes reviews), then prunes it with ``hfcompress.compress(..., {"prune": {"method": "vocab"}})`` to the
-vocabulary the SST-2 train split uses, and measures: vocabulary and embedding parameters before/after,
-the saved weights, and on SST-2 validation how many sentences tokenize exactly as before, the unk rate,
-and the largest logit difference (0 where the tokenization is unchanged). The encoder is tiny, so the
-share of parameters saved is the embedding share of *this* model, not of XLM-R-base. Minutes of CPU.
+as a general-purpose model has; SST-2 itself was built from Rotten Tomatoes reviews), then prunes it
+with ``hfcompress.compress(..., {"prune": {"method": "vocab"}})`` to the vocabulary the SST-2 train
+split uses, and measures: vocabulary and embedding parameters before/after, the saved weights, and on
+SST-2 validation how many sentences tokenize exactly as before, the unk rate, and the largest logit
+difference (float noise at most where the tokenization is unchanged). The encoder is tiny, so the share
+of parameters saved is the embedding share of *this* model, not of XLM-R-base. Minutes of CPU.
 Writes benchmarks/results/vocab_unigram[-mirror].json, then .md from it.
 """
 

@@ -65,10 +65,12 @@ def make_family_tokenizer(family: str, folder: Path, texts=None):
     if family == "roberta":
         vocab, merges = train_bpe(texts)
         return T.RobertaTokenizer(vocab=vocab, merges=merges)
-    if family == "modernbert":  # ModernBERT ships a byte-level BPE with BERT-style [CLS]/[SEP] specials
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    if family == "modernbert":  # a byte-level BPE with BERT-style specials numbered after the merges, as
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors  # ModernBERT's are
 
-        vocab, merges = train_bpe(texts, specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
+        vocab, merges = train_bpe(texts, specials=())
+        for special in ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"):
+            vocab[special] = len(vocab)
         backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         backend.decoder = decoders.ByteLevel()
@@ -127,8 +129,8 @@ def image_model(family: str, num_labels: int = 10, hidden: int = 32):
     if family == "resnet":
         return helpers.tiny_resnet(num_labels=num_labels, depths=(2, 1))
     if family == "vit":
-        config = T.ViTConfig(image_size=32, patch_size=8, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
-                             intermediate_size=2 * hidden, num_labels=num_labels)
+        config = T.ViTConfig(image_size=32, patch_size=8, hidden_size=hidden, num_hidden_layers=2,
+                             num_attention_heads=4, intermediate_size=2 * hidden, num_labels=num_labels)
         return T.ViTForImageClassification(config)
     if family == "convnext":
         config = T.ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[2, 1], num_labels=num_labels, image_size=32)
