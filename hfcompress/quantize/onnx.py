@@ -259,6 +259,12 @@ def fused_line(fused: dict[str, Any], level: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Calibration and quantization
 # ---------------------------------------------------------------------------------------------
+def _onnx_inputs(path: Path):
+    import onnx
+
+    return onnx.load(str(path), load_external_data=False).graph.input
+
+
 def calibration_samples(task, preprocessor, cfg: QuantizeConfig, names: list[str]) -> list[dict]:
     """One feed dict (numpy, batch of 1) per calibration example of the task's train split."""
     import numpy as np
@@ -413,7 +419,10 @@ def quantize_onnx(loaded, task, cfg: QuantizeConfig, out_dir: Path) -> dict[str,
             print(fused_line(result["fused"], level), flush=True)
         if quantized:
             static = cfg.method == "onnx-static"
-            samples = calibration_samples(task, loaded.preprocessor, cfg, names) if static else None
+            # the graph's own inputs, not forward()'s: an unused input (DeBERTa-v2's token_type_ids when
+            # type_vocab_size is 0) is dropped by the exporter, and ONNX Runtime refuses a feed that names it
+            feed_names = [i.name for i in _onnx_inputs(current)] if static else names
+            samples = calibration_samples(task, loaded.preprocessor, cfg, feed_names) if static else None
             target = work / "quantized.onnx"
             result.update(quantize_graph(current, target, cfg, modality, optimised=bool(level), samples=samples))
             current = target

@@ -23,11 +23,7 @@ REFUSED = {
     **{(f, "quantize qat"): "supports transformers ResNet" for f in ("vit", "convnext")},
 }
 # (family, method) pairs that fail today, with the reason: the test fails when they start to pass
-KNOWN_FAILURES = {
-    # the calibration feed follows forward()'s signature; the exported graph has no token_type_ids input
-    # (type_vocab_size 0), so ONNX Runtime rejects the feed (hfcompress/quantize/onnx.py calibration_samples)
-    ("deberta-v2", "quantize onnx-static"): "Invalid input name: token_type_ids",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 OPTIONAL = {"quantize bnb-8bit": "bitsandbytes", "quantize bnb-4bit": "bitsandbytes",
             "quantize onnx-dynamic": "onnxruntime", "quantize onnx-static": "onnxruntime"}
 
