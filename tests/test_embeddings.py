@@ -102,11 +102,15 @@ def test_compress_distil_vocab_int8_each_stage_loads_in_sentence_transformers(st
     with pytest.raises(ValueError, match="trust_remote_code"):
         sentence_transformer(int8)
     assert_same_embeddings(int8, trust=True)
+    # SentenceTransformer.save of it (sentence-transformers 6 writes its own Pooling format) loads in both again
+    sentence_transformer(int8, trust=True).save(str(tmp_path / "resaved"))
+    assert_same_embeddings(tmp_path / "resaved", trust=True)
     # and INT8 stays close to the float model it came from
     ours = small.encode(helpers.SENTENCES)
     assert torch.nn.functional.cosine_similarity(ours, hfcompress.load(pruned).encode(helpers.SENTENCES)).min() > 0.95
 
 
+@pytest.mark.slow  # three CLI runs with their evaluations and three SentenceTransformer loads: ~20-50 s on 2 cores
 def test_cli_drop_layers_heads_and_torch_int8(st_dir, tmp_path, capsys, use_fixture_mirror):
     dropped, heads, int8 = tmp_path / "dropped", tmp_path / "heads", tmp_path / "int8"
     assert main(["prune", "--task", "stsb", "--model", str(st_dir), "--output-dir", str(dropped),
@@ -171,3 +175,6 @@ def test_classifier_tasks_keep_the_encoder_path_and_compressed_folders_refuse_th
     hfcompress.compress(str(st_dir), {"prune": {"method": "drop_layers", "drop": [0]}}, task="stsb", output_dir=dropped)
     assert main(["evaluate", "--task", "sst2", "--model", str(dropped)]) == EXIT_USER_ERROR
     assert "sentence-pair similarity" in error_line(capsys)
+    assert main(["train", "--task", "stsb", "--model", str(dropped), "--output-dir", str(tmp_path / "t")]) == \
+        EXIT_USER_ERROR
+    assert "compressed embedding model" in error_line(capsys) and not (tmp_path / "t").exists()
