@@ -110,7 +110,6 @@ def test_compress_distil_vocab_int8_each_stage_loads_in_sentence_transformers(st
     assert torch.nn.functional.cosine_similarity(ours, hfcompress.load(pruned).encode(helpers.SENTENCES)).min() > 0.95
 
 
-@pytest.mark.slow  # three CLI runs with their evaluations and three SentenceTransformer loads: ~20-50 s on 2 cores
 def test_cli_drop_layers_heads_and_torch_int8(st_dir, tmp_path, capsys, use_fixture_mirror):
     dropped, heads, int8 = tmp_path / "dropped", tmp_path / "heads", tmp_path / "int8"
     assert main(["prune", "--task", "stsb", "--model", str(st_dir), "--output-dir", str(dropped),
