@@ -102,6 +102,9 @@ def test_compress_distil_vocab_int8_each_stage_loads_in_sentence_transformers(st
     with pytest.raises(ValueError, match="trust_remote_code"):
         sentence_transformer(int8)
     assert_same_embeddings(int8, trust=True)
+    # SentenceTransformer.save of it (sentence-transformers 6 writes its own Pooling format) loads in both again
+    sentence_transformer(int8, trust=True).save(str(tmp_path / "resaved"))
+    assert_same_embeddings(tmp_path / "resaved", trust=True)
     # and INT8 stays close to the float model it came from
     ours = small.encode(helpers.SENTENCES)
     assert torch.nn.functional.cosine_similarity(ours, hfcompress.load(pruned).encode(helpers.SENTENCES)).min() > 0.95
@@ -171,3 +174,6 @@ def test_classifier_tasks_keep_the_encoder_path_and_compressed_folders_refuse_th
     hfcompress.compress(str(st_dir), {"prune": {"method": "drop_layers", "drop": [0]}}, task="stsb", output_dir=dropped)
     assert main(["evaluate", "--task", "sst2", "--model", str(dropped)]) == EXIT_USER_ERROR
     assert "sentence-pair similarity" in error_line(capsys)
+    assert main(["train", "--task", "stsb", "--model", str(dropped), "--output-dir", str(tmp_path / "t")]) == \
+        EXIT_USER_ERROR
+    assert "compressed embedding model" in error_line(capsys) and not (tmp_path / "t").exists()

@@ -21,15 +21,12 @@ from typing import Any, Callable, Optional
 
 from hfcompress.embeddings.task import SimilarityTask, is_similarity_task
 
-RUNNERS = {"distill": "distill", "prune": "prune", "quantize": "quantize"}
+RUNNERS = {"train": "train", "distill": "distill", "prune": "prune", "quantize": "quantize"}
 
 
 def _folder(model) -> Optional[Path]:
-    """The local folder of a model given by path, Hub id (already cached or fetched) or LoadedModel."""
-    path = getattr(model, "path", None) if not isinstance(model, (str, Path)) else model
-    if path is None:
-        return None
-    path = Path(path).expanduser()
+    """The local folder of a model given by path or Hub id (already cached, or fetched)."""
+    path = Path(model).expanduser()
     if path.is_dir():
         return path
     from hfcompress.errors import HfCompressError
@@ -56,10 +53,8 @@ class SentenceEmbedding:
         from hfcompress.embeddings.loader import EmbeddingLoaded
         from hfcompress.embeddings.model import is_sentence_transformer
 
-        if isinstance(model, EmbeddingLoaded):
-            return True
-        if model is None or (not isinstance(model, (str, Path)) and not hasattr(model, "path")):
-            return False
+        if not isinstance(model, (str, Path)):  # an in-memory model: what its loader made of it
+            return isinstance(model, EmbeddingLoaded)
         folder = _folder(model)
         if folder is None or not is_sentence_transformer(folder):
             return False
@@ -84,7 +79,7 @@ class SentenceEmbedding:
         return SimilarityTask(task)
 
     def runner(self, family: str) -> Optional[Callable[..., Any]]:
-        """The kind's runner for ``family``; None: the family's own (``train`` fine-tunes a head on the encoder)."""
+        """The kind's runner for ``family``; None: the family's own."""
         if family not in RUNNERS:
             return None
         from hfcompress.embeddings import runners

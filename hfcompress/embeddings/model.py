@@ -30,6 +30,20 @@ HFCOMPRESS_TRANSFORMER = "hfcompress.embeddings.st_module.Transformer"
 POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
                  "pooling_mode_mean_sqrt_len_tokens")
 OTHER_POOLING = ("pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+# sentence-transformers >= 6 writes ``"pooling_mode": "mean"`` (or a list) instead of the boolean keys
+MODE_NAMES = {"cls": "pooling_mode_cls_token", "mean": "pooling_mode_mean_tokens", "max": "pooling_mode_max_tokens",
+              "mean_sqrt_len_tokens": "pooling_mode_mean_sqrt_len_tokens",
+              "weightedmean": "pooling_mode_weightedmean_tokens", "lasttoken": "pooling_mode_lasttoken"}
+
+
+def pooling_modes(pooling: dict) -> dict:
+    """The boolean ``pooling_mode_*`` keys of a Pooling config in either sentence-transformers format."""
+    modes = pooling.get("pooling_mode")
+    if modes is None:
+        return {k: bool(pooling.get(k)) for k in (*POOLING_MODES, *OTHER_POOLING)}
+    names = [modes] if isinstance(modes, str) else list(modes)
+    return {key: name in names for name, key in MODE_NAMES.items()} | {
+        f"unknown:{n}": True for n in names if n not in MODE_NAMES}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -93,8 +107,9 @@ def read_layout(path) -> StLayout:
             raise EmbeddingModelError(f"{where}: module path {m['path']!r} leaves the folder")
     pooling_dir = next(m["path"] for m in modules if m.get("type", "").endswith("Pooling"))
     pooling = _json(path / pooling_dir / "config.json")
-    odd = [k for k in OTHER_POOLING if pooling.get(k)]
-    if odd or not any(pooling.get(k) for k in POOLING_MODES):
+    modes = pooling_modes(pooling)
+    odd = [k for k, on in modes.items() if on and k not in POOLING_MODES]
+    if odd or not any(modes.get(k) for k in POOLING_MODES):
         raise EmbeddingModelError(f"{path / pooling_dir / 'config.json'}: pooling {odd or 'none'} is not supported "
                                   f"(one of {', '.join(m.removeprefix('pooling_mode_') for m in POOLING_MODES)})")
     sbert = _json(path / "sentence_bert_config.json", missing={})
@@ -116,7 +131,7 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, layout: StLayout) -
     hidden = hidden.float()
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     parts = []
-    cfg = layout.pooling
+    cfg = pooling_modes(layout.pooling)
     if cfg.get("pooling_mode_cls_token"):
         parts.append(hidden[:, 0])
     if cfg.get("pooling_mode_max_tokens"):
@@ -157,7 +172,8 @@ def write_layout(folder: Path, layout: StLayout, hidden_size: int, transformer_t
     for m in modules:
         if m.get("path"):
             (folder / m["path"]).mkdir(parents=True, exist_ok=True)
-    pooling = dict(layout.pooling, word_embedding_dimension=hidden_size)
+    width = "embedding_dimension" if "pooling_mode" in layout.pooling else "word_embedding_dimension"
+    pooling = dict(layout.pooling, **{width: hidden_size})
     (folder / layout.pooling_dir / "config.json").write_text(json.dumps(pooling, indent=2))
     (folder / "sentence_bert_config.json").write_text(json.dumps(layout.sbert_config or {"max_seq_length": 256},
                                                                  indent=2))

@@ -76,6 +76,20 @@ def _publish(loaded, output_dir, save, record, overwrite, runtime: str = "pytorc
 
 
 # ---------------------------------------------------------------------------------------------
+# train: the original checkpoint is the encoder a head is fine-tuned on; a compressed embedding model is not
+# ---------------------------------------------------------------------------------------------
+def train(cfg, *, model=None, resume: bool = False, overwrite: bool = False, callbacks: Optional[list] = None):
+    from hfcompress.embeddings.kind import _written_by_hfcompress
+    from hfcompress.methods.registry import runner
+
+    folder = getattr(model, "path", None) or Path(cfg.model)
+    if model is not None or _written_by_hfcompress(Path(folder)):
+        raise EmbeddingModelError(f"train: {folder} is a compressed embedding model; hfcompress fine-tunes a task head "
+                                  "(a cross-encoder for stsb) on the original checkpoint, not on a compressed one")
+    return runner("train")(cfg, model=model, resume=resume, overwrite=overwrite, callbacks=callbacks)
+
+
+# ---------------------------------------------------------------------------------------------
 # distill: a layer-subset student trained on the teacher's embeddings
 # ---------------------------------------------------------------------------------------------
 def _default_losses() -> list[dict]:

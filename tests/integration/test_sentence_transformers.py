@@ -3,7 +3,6 @@ cosine to the teacher) -> vocabulary pruning -> ONNX Runtime dynamic INT8, every
 folder; scored on the real STS-B validation split by the Spearman of cosine similarities (MTEB's STS score);
 the INT8 folder loads in ``sentence_transformers.SentenceTransformer`` with the same embeddings."""
 
-import json
 import os
 from pathlib import Path
 
@@ -28,7 +27,8 @@ def stsb_mirror():
 def test_minilm_distil_vocab_int8_loads_in_sentence_transformers(minilm_path, stsb_mirror, tmp_path, record_property):
     torch.set_num_threads(1)  # a shared 2-core box: one thread is faster than two contended ones
     small = hfcompress.compress(minilm_path, [
-        {"distill": {"student": {"kind": "layers", "layers": [1, 3, 5]}, "epochs": 1, "max_train_samples": 256,
+        {"distill": {"student": {"kind": "layers", "layers": [1, 3, 5]}, "epochs": 1, "max_train_samples": 128,
+                     "batch_size": 64,
                      "learning_rate": 1e-4}},
         {"prune": {"method": "vocab"}},
         {"quantize": {"method": "onnx-dynamic"}},
@@ -36,18 +36,17 @@ def test_minilm_distil_vocab_int8_loads_in_sentence_transformers(minilm_path, st
     assert small.record.methods == ["distill", "prune_vocab", "quantize"] and small.loader == "sentence-transformers:onnx"
     assert small.config.num_hidden_layers == 3 and small.config.vocab_size < 30522
 
-    scores = {}
-    for name, path in [("teacher", minilm_path), ("int8", small.path)]:
-        record = evaluate_model(EvalConfig(task="stsb", model=str(path), batch_size=64, repeats=2))
-        assert record["n_examples"] == 1500 and record["main_metric"] == "spearmanr"
-        scores[name] = record["metrics"]["spearmanr"]
-        scores[f"{name}_mib"] = record["efficiency"]["size_on_disk_bytes"] / 2 ** 20
-    print("STS-B validation Spearman (cosine of embeddings):", json.dumps(scores))
-    for k, v in scores.items():
-        record_property(k, v)
-    assert scores["teacher"] > 0.85  # all-MiniLM-L6-v2 scores 0.867 here
-    assert scores["int8"] > 0.75  # 256 training pairs are a smoke budget; the benchmark measures a real one
-    assert scores["int8_mib"] < scores["teacher_mib"] / 4
+    # the INT8 folder on the whole real validation split (the original scores 0.8672 there: benchmarks/embeddings.py)
+    record = evaluate_model(EvalConfig(task="stsb", model=str(small.path), batch_size=128, repeats=2))
+    assert record["n_examples"] == 1500 and record["main_metric"] == "spearmanr"
+    assert record["loader"] == "sentence-transformers:onnx"
+    spearman, size = record["metrics"]["spearmanr"], record["efficiency"]["size_on_disk_bytes"]
+    print(f"STS-B validation Spearman of the distilled, vocabulary-pruned INT8 model: {spearman:.4f} "
+          f"({size / 2 ** 20:.1f} MiB)")
+    record_property("stsb_spearman_int8", spearman)
+    assert spearman > 0.75  # 128 training pairs are a smoke budget; the benchmark measures a real one
+    original = sum(f.stat().st_size for f in Path(minilm_path).glob("*.safetensors"))
+    assert size < original / 4
 
     st = pytest.importorskip("sentence_transformers")
     model = st.SentenceTransformer(str(small.path), device="cpu", trust_remote_code=True)
