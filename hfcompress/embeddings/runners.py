@@ -15,7 +15,7 @@ import copy
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
@@ -62,6 +62,19 @@ def _similarity(cfg_task, mirror) -> SimilarityTask:
     from hfcompress.tasks import get_task
 
     return SimilarityTask(get_task(cfg_task, mirror=mirror))
+
+
+def _start(cfg, source: str, model, overwrite: bool) -> SimilarityTask:
+    """What every training or pruning run does first: the output folder checked, threads and seed set, the task."""
+    from transformers import set_seed
+
+    from hfcompress.evaluation.efficiency import set_threads
+    from hfcompress.hub.save import check_output_dir, folder_of
+
+    check_output_dir(cfg.output_dir, inputs=[source, folder_of(model)], overwrite=overwrite)
+    set_threads(cfg.threads)
+    set_seed(cfg.seed)
+    return _similarity(cfg.task, cfg.datasets_mirror)
 
 
 def _card(record, task, title: str) -> str:
@@ -130,13 +143,12 @@ def _embedding_trainer():
 def distill(cfg, *, model=None, resume: bool = False, overwrite: bool = False, callbacks: Optional[list] = None):
     """Distil the embedding model ``cfg.teacher`` into a ``layers`` student on the task's training sentences."""
     from datasets import Dataset
-    from transformers import DataCollatorWithPadding, set_seed
+    from transformers import DataCollatorWithPadding
 
     from hfcompress.distill.features import num_layers
     from hfcompress.distill.students import build_student, selected_layers
-    from hfcompress.evaluation.efficiency import set_threads
     from hfcompress.hub.record import CompressionRecord
-    from hfcompress.hub.save import check_output_dir, folder_of, save_compressed
+    from hfcompress.hub.save import save_compressed
     from hfcompress.training.train import fit
 
     if resume:
@@ -149,10 +161,7 @@ def distill(cfg, *, model=None, resume: bool = False, overwrite: bool = False, c
     if [l.to_dict() for l in cfg.losses] != _default_losses() or cfg.alpha is not None or cfg.offline_teacher:
         raise EmbeddingModelError("distill.losses: an embedding model is distilled on its embeddings (MSE + cosine "
                                   "distance to the teacher's); remove losses / alpha / offline_teacher")
-    check_output_dir(cfg.output_dir, inputs=[cfg.teacher, folder_of(model)], overwrite=overwrite)
-    set_threads(cfg.threads)
-    set_seed(cfg.seed)
-    task = _similarity(cfg.task, cfg.datasets_mirror)
+    task = _start(cfg, cfg.teacher, model, overwrite)
     teacher = _load_float(cfg.teacher, model, "distill.teacher")
     student, _ = build_student(cfg.student, teacher.model, task.base)
     texts = task.texts(task.train_split, limit=cfg.max_train_samples, mirror=cfg.datasets_mirror, seed=cfg.seed)
@@ -195,11 +204,7 @@ def distill(cfg, *, model=None, resume: bool = False, overwrite: bool = False, c
 def prune(cfg, *, model=None, resume: bool = False, overwrite: bool = False, callbacks: Optional[list] = None):
     """Prune an embedding model's encoder (drop_layers with ``drop``, vocab, heads/ffn by magnitude or
     given units, unstructured); saved as a sentence-transformers folder."""
-    from transformers import set_seed
-
-    from hfcompress.evaluation.efficiency import set_threads
     from hfcompress.hub.record import CompressionRecord
-    from hfcompress.hub.save import check_output_dir, folder_of
     from hfcompress.prune.api import check_request, needs_data, prune_in_memory, save_pruned, stage_name
 
     if resume:
@@ -212,10 +217,7 @@ def prune(cfg, *, model=None, resume: bool = False, overwrite: bool = False, cal
     if cfg.finetune_epochs > 0:
         raise EmbeddingModelError("prune.finetune_epochs: an embedding model is recovered by distillation on its "
                                   "embeddings: run hfcompress distill after pruning (finetune_epochs: 0 here)")
-    check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
-    set_threads(cfg.threads)
-    set_seed(cfg.seed)
-    task = _similarity(cfg.task, cfg.datasets_mirror)
+    task = _start(cfg, cfg.model, model, overwrite)
     loaded = _load_float(cfg.model, model, "prune.model")
     net = loaded.model if model is None else copy.deepcopy(loaded.model)  # a caller's model stays as it was
     net.eval()

@@ -553,7 +553,6 @@ class Search:
     def finish(self, chosen: Optional[Measured]) -> dict[str, Any]:
         from hfcompress.hub.save import atomic_directory
 
-        c = self.cfg
         met = chosen is not None
         if chosen is None:
             pool = [m for m in self.measured if m.tier != "baseline"] or [m for m in self.measured
