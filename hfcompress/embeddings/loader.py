@@ -67,12 +67,12 @@ class EmbeddingLoaded(LoadedModel):
 
 def _ordinary(path: Path, config: dict, task, source: str, **kwargs) -> LoadedModel:
     """What the next loader in priority order returns for this folder."""
-    from hfcompress.hub.load import _LOADERS
+    from hfcompress.hub.load import matching_loader
 
-    for loader in _LOADERS:  # the registry's own order, without this loader
-        if loader.name != NAME and loader.matches(path, config):
-            return loader.load(path, task=task, source=source, **kwargs)
-    raise AssertionError("the pytorch loader matches every folder")
+    loader = matching_loader(path, config, skip=(NAME,))
+    if loader is None:
+        raise AssertionError("the pytorch loader matches every folder")
+    return loader.load(path, task=task, source=source, **kwargs)
 
 
 def load_embedding(path: Path, task=None, source: str = "", threads: Optional[int] = None, **kwargs) -> LoadedModel:

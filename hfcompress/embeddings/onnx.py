@@ -54,63 +54,32 @@ def quantize_embedding_onnx(loaded, task, cfg, out_dir: Path) -> dict[str, Any]:
     from hfcompress.quantize import onnx as O
 
     O.require_onnxruntime()
-    encoder, tokenizer, level = loaded.model, loaded.preprocessor, cfg.optimization_level
+    encoder, tokenizer = loaded.model, loaded.preprocessor
     result: dict[str, Any] = {"backend": "onnxruntime", "format": "onnx", "file": ONNX_FILE, "opset": O.OPSET,
                               "exporter": "torch.onnx (TorchScript)", "output": OUTPUT}
     with tempfile.TemporaryDirectory(prefix="hfcompress-st-onnx-") as work:
-        work = Path(work)
-        current = work / "export.onnx"
-        names = export(encoder, current, O.example_batch(task, tokenizer, cfg))
-        quantized = cfg.method in ("onnx-dynamic", "onnx-static")
-        if level:
-            optimised = work / "optimised.onnx"
-            O.optimize_text(current, optimised, encoder, level)
-            current = optimised
-            result["optimization_level"] = level
-            result["fused"] = O.fused_counts(current, encoder, "text")
-            print(O.fused_line(result["fused"], level), flush=True)
-        if quantized:
-            samples = O.calibration_samples(task, tokenizer, cfg, names) if cfg.method == "onnx-static" else None
-            target = work / "quantized.onnx"
-            result.update(O.quantize_graph(current, target, cfg, "text", optimised=bool(level), samples=samples))
-            current = target
-        else:
-            result["scheme"] = "fp32"
-        O._save_graph(current, out_dir / ONNX_FILE)
+        exported = Path(work) / "export.onnx"
+        export(encoder, exported, O.example_batch(task, tokenizer, cfg))
+        result.update(O.finish_graph(exported, encoder, "text", task, tokenizer, cfg, out_dir / ONNX_FILE))
     return result
 
 
 class OnnxEncoder:
     """``model.onnx`` in an ONNX Runtime CPU session: ``encoder(input_ids=..., attention_mask=...)`` ->
-    token embeddings (a float tensor). Feeds only the graph's inputs; a missing ``token_type_ids`` is zeros."""
+    token embeddings (a float tensor). The session and its feed are :class:`hfcompress.quantize.onnx.OnnxModel`'s
+    (only the graph's inputs; a missing ``token_type_ids`` is zeros), reading the ``token_embeddings`` output."""
 
     def __init__(self, folder: Path, threads: Optional[int] = None):
-        import onnxruntime as ort
-
-        from hfcompress.quantize.onnx import require_onnxruntime
+        from hfcompress.quantize.onnx import OnnxModel, require_onnxruntime
 
         require_onnxruntime()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.path = Path(folder) / ONNX_FILE
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.graph = OnnxModel(Path(folder) / ONNX_FILE, threads=threads)
+        self.graph.output = OUTPUT
+        self.path, self.session = self.graph.path, self.graph.session
         outputs = [o.name for o in self.session.get_outputs()]
         if OUTPUT not in outputs:
             raise HfCompressError(f"{self.path}: the graph has no {OUTPUT!r} output (outputs: {outputs}); not an "
                                   "hfcompress embedding-model graph")
 
     def __call__(self, **batch) -> torch.Tensor:
-        import numpy as np
-
-        feed = {}
-        for name in self.inputs:
-            value = batch.get(name)
-            if value is None and name == "token_type_ids":
-                value = torch.zeros_like(torch.as_tensor(batch["input_ids"]))
-            if value is None:
-                raise HfCompressError(f"{self.path}: the batch has no {name!r} (graph inputs: {self.inputs})")
-            array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            feed[name] = array.astype(np.int64, copy=False)
-        return torch.from_numpy(self.session.run([OUTPUT], feed)[0])
+        return self.graph.run(batch)

@@ -90,6 +90,12 @@ def loaders() -> list[str]:
     return [l.name for l in _LOADERS]
 
 
+def matching_loader(path: Path, config: dict, skip: tuple[str, ...] = ()) -> Optional[Loader]:
+    """The first loader in priority order that recognises ``path`` (``skip``: loaders to pass over, e.g. a
+    loader that wraps what the next one loads)."""
+    return next((l for l in _LOADERS if l.name not in skip and l.matches(path, config)), None)
+
+
 # ---------------------------------------------------------------------------------------------
 # Resolution: local folder or Hub id -> local folder
 # ---------------------------------------------------------------------------------------------
@@ -156,12 +162,12 @@ def load(name_or_path: str | os.PathLike, task=None, revision: Optional[str] = N
     from hfcompress.hub.validate import check_folder
 
     check_folder(path, config)  # weight headers, config sizes and the record, before anything is built
-    for loader in _LOADERS:
-        if loader.matches(path, config):
-            loaded = loader.load(path, task=task, source=str(name_or_path), **kwargs)
-            if task is not None:
-                task.check_model_labels(loaded.config)
-            return loaded
+    loader = matching_loader(path, config)
+    if loader is not None:
+        loaded = loader.load(path, task=task, source=str(name_or_path), **kwargs)
+        if task is not None:
+            task.check_model_labels(loaded.config)
+        return loaded
     raise ModelLoadError(f"no loader recognises {path} (loaders: {', '.join(loaders())})")
 
 

@@ -399,36 +399,45 @@ def quantize_onnx(loaded, task, cfg: QuantizeConfig, out_dir: Path) -> dict[str,
     require_onnxruntime()  # (onnx_format applies to onnx-static only; other methods ignore it, so that
     # `auto` can pass one config to every candidate)
     modality, model = task.modality, loaded.model
-    level = cfg.optimization_level
     result: dict[str, Any] = {"backend": "onnxruntime", "format": "onnx", "file": ONNX_FILE, "opset": OPSET,
                               "exporter": "torch.onnx (TorchScript)"}
     with tempfile.TemporaryDirectory(prefix="hfcompress-onnx-") as work:
-        work = Path(work)
-        current = work / "export.onnx"
-        names = export_onnx(model, modality, current, example_batch(task, loaded.preprocessor, cfg))
-        quantized = cfg.method in ("onnx-dynamic", "onnx-static")
-        if level:
-            optimised = work / "optimised.onnx"
-            if modality == "text":
-                optimize_text(current, optimised, model, level)
-            else:
-                optimize_image(current, optimised, level, for_quantization=quantized)
-            current = optimised
-            result["optimization_level"] = level
-            result["fused"] = fused_counts(current, model, modality)
-            print(fused_line(result["fused"], level), flush=True)
-        if quantized:
-            static = cfg.method == "onnx-static"
+        exported = Path(work) / "export.onnx"
+        export_onnx(model, modality, exported, example_batch(task, loaded.preprocessor, cfg))
+        result.update(finish_graph(exported, model, modality, task, loaded.preprocessor, cfg, out_dir / ONNX_FILE))
+    return result
+
+
+def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: QuantizeConfig,
+                 target: Path) -> dict[str, Any]:
+    """An exported graph optimised (``cfg.optimization_level``), quantized (onnx-dynamic / onnx-static)
+    and saved to ``target``; returns those steps' part of the stage result. Intermediates stay beside
+    ``exported`` (the caller's temporary folder)."""
+    result: dict[str, Any] = {}
+    work, current, level = exported.parent, exported, cfg.optimization_level
+    quantized = cfg.method in ("onnx-dynamic", "onnx-static")
+    if level:
+        optimised = work / "optimised.onnx"
+        if modality == "text":
+            optimize_text(current, optimised, model, level)
+        else:
+            optimize_image(current, optimised, level, for_quantization=quantized)
+        current = optimised
+        result["optimization_level"] = level
+        result["fused"] = fused_counts(current, model, modality)
+        print(fused_line(result["fused"], level), flush=True)
+    if quantized:
+        samples = None
+        if cfg.method == "onnx-static":
             # the graph's own inputs, not forward()'s: an unused input (DeBERTa-v2's token_type_ids when
             # type_vocab_size is 0) is dropped by the exporter, and ONNX Runtime refuses a feed that names it
-            feed_names = [i.name for i in _onnx_inputs(current)] if static else names
-            samples = calibration_samples(task, loaded.preprocessor, cfg, feed_names) if static else None
-            target = work / "quantized.onnx"
-            result.update(quantize_graph(current, target, cfg, modality, optimised=bool(level), samples=samples))
-            current = target
-        else:
-            result["scheme"] = "fp32"
-        _save_graph(current, out_dir / ONNX_FILE)
+            samples = calibration_samples(task, preprocessor, cfg, [i.name for i in _onnx_inputs(current)])
+        quantized_path = work / "quantized.onnx"
+        result.update(quantize_graph(current, quantized_path, cfg, modality, optimised=bool(level), samples=samples))
+        current = quantized_path
+    else:
+        result["scheme"] = "fp32"
+    _save_graph(current, target)
     return result
 
 
@@ -456,6 +465,8 @@ class OnnxModel:
     float32 numpy arrays; a missing ``token_type_ids`` is zeros (what BERT assumes).
     """
 
+    output = "logits"  # the graph output a call returns
+
     def __init__(self, path: Path, threads: Optional[int] = None):
         import onnxruntime as ort
 
@@ -467,6 +478,10 @@ class OnnxModel:
         self.inputs = {i.name: i.type for i in self.session.get_inputs()}
 
     def __call__(self, **batch) -> OnnxOutput:
+        return OnnxOutput(logits=self.run(batch))
+
+    def run(self, batch: dict) -> torch.Tensor:
+        """The graph's ``output`` for ``batch`` (a float tensor)."""
         import numpy as np
 
         feed = {}
@@ -478,8 +493,7 @@ class OnnxModel:
                 raise HfCompressError(f"{self.path}: the batch has no {name!r} (graph inputs: {list(self.inputs)})")
             array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
             feed[name] = array.astype(np.int64 if kind == "tensor(int64)" else np.float32, copy=False)
-        logits = self.session.run(["logits"], feed)[0]
-        return OnnxOutput(logits=torch.from_numpy(logits))
+        return torch.from_numpy(self.session.run([self.output], feed)[0])
 
 
 def load_onnx(path: Path, modality: str, threads: Optional[int] = None) -> OnnxModel:

@@ -143,17 +143,17 @@ def train_samples_of(cand: Candidate) -> Optional[int]:
 
 
 def training_candidates(modality: str, model_config: dict, quant: Optional[str],
-                        epochs: float = 1.0, max_train_samples: Optional[int] = None) -> list[Candidate]:
-    """Tier 3: recovery fine-tunes (distilled from the unpruned model) and distilled students."""
+                        epochs: float = 1.0) -> list[Candidate]:
+    """Tier 3: recovery fine-tunes (distilled from the unpruned model) and distilled students, on the whole
+    train split; the search sizes each one's training examples (:func:`with_train_samples`) before it runs."""
     tail = [_quant_stage(quant, modality)] if quant else []
     layers = _layer_count(model_config)
-    train = {"max_train_samples": max_train_samples} if max_train_samples else {}
-    recovery = {"finetune_epochs": epochs, "recovery": "distill", **train}
+    recovery = {"finetune_epochs": epochs, "recovery": "distill"}
     out: list[Candidate] = []
     if modality == "text" and layers >= 2:
         out.append(Candidate(_name("distill-half", quant or ""),
-                             [{"distill": {"student": {"kind": "layers", "every_k": 2}, "epochs": epochs,
-                                           **train}}, *tail], "train", group="distill", amount=0.5,
+                             [{"distill": {"student": {"kind": "layers", "every_k": 2}, "epochs": epochs}}, *tail],
+                             "train", group="distill", amount=0.5,
                              why="a student with every other layer, distilled from the teacher"))
     count = max(1, layers // 2)
     if count < layers:

@@ -317,13 +317,19 @@ class Search:
                   f"{lat[base_name]:.2f} ms")
         self.teacher = teacher
 
+    def _files(self, cand: Candidate) -> tuple[Path, Path]:
+        """Where ``cand``'s evaluation record (or its failure) is kept: what a resumed search reads back."""
+        return self.cdir / f"{cand.name}.eval.json", self.cdir / f"{cand.name}.failed.json"
+
+    def measured_before(self, cand: Candidate) -> bool:
+        return any(f.is_file() for f in self._files(cand))
+
     def measure(self, cand: Candidate) -> Optional[Measured]:
         import hfcompress
         from hfcompress.evaluation import write_json
         from hfcompress.evaluation.efficiency import interleaved_latency
 
-        record_file = self.cdir / f"{cand.name}.eval.json"
-        failed_file = self.cdir / f"{cand.name}.failed.json"
+        record_file, failed_file = self._files(cand)
         folder = self.cdir / cand.name
         if record_file.is_file():
             rec = json.loads(record_file.read_text())
@@ -500,7 +506,7 @@ class Search:
             if self._budget_spent():
                 self.out_of_time = True
                 return None
-            if cand.tier == "train" and not (self.cdir / f"{cand.name}.eval.json").is_file():
+            if cand.tier == "train" and not self.measured_before(cand):
                 cand = self.size_training(cand)
                 if cand is None:
                     continue
@@ -545,8 +551,7 @@ class Search:
         if chosen is None and not self.out_of_time:
             self.step("cheap candidates", "none meets every constraint",
                       "training-heavy candidates next (distilled students, recovery fine-tunes)")
-            chosen = self.walk(training_candidates(modality, model_config, quant, epochs=c.finetune.epochs,
-                                                   max_train_samples=c.finetune.max_train_samples))
+            chosen = self.walk(training_candidates(modality, model_config, quant, epochs=c.finetune.epochs))
         return self.finish(chosen)
 
     # -- the result ------------------------------------------------------------------------------------
