@@ -1,0 +1,49 @@
+"""benchmarks/perf_sst2.py: a tiny-budget run times every model on every workload against both ORT teachers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hfcompress.config import load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_fast_recipe_shares_the_headline_student():
+    # the benchmark trains stage 01 once for both: that is only honest while the two stay identical
+    head, fast = (load_recipe(ROOT / "recipes" / f"pipeline-sst2{s}.yaml").pipeline for s in ("", "-fast"))
+    assert head.stages[0] == fast.stages[0]
+    assert [s.config.method for s in fast.plan()[1:]] == ["ffn", "heads", "vocab", "onnx-dynamic"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
+    pytest.importorskip("onnxruntime")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "perf_sst2.py"), "--smoke", "--threads", "1",
+                           "--teacher", minilm_path, "--out", str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fast/01-distill is headline/01-distill (same config), copied" in proc.stdout
+    data = json.loads((tmp_path / "results" / "perf_sst2.json").read_text())
+    models = data["models"]
+    assert set(models) == {"teacher", "teacher-ort", "teacher-ort-O2", "student3", "headline", "fast"}
+    timing = data["timing"]["1"]["models"]
+    for name, t in timing.items():
+        for kind in ("batch_1", "batch_32", "batch_32_sorted"):
+            assert t[kind]["ms_per_call"] > 0 and t[kind]["speedup_vs_ort"] > 0, (name, kind)
+        assert t["batch_1"]["calls"] == t["batch_1"]["rows"] == 64  # the smoke's 64 rows, one by one
+        assert t["batch_32"]["calls"] == 2
+    for kind in ("batch_1", "batch_32"):  # "vs ORT" is against the faster ORT teacher: neither beats itself
+        assert min(timing[b][kind]["speedup_vs_ort"] for b in ("teacher-ort", "teacher-ort-O2")) == pytest.approx(1.0)
+    assert models["fast"]["parameters"] < models["headline"]["parameters"] < models["teacher"]["parameters"]
+    assert len(data["targets_met"]) == 2 * 5
+    md = (tmp_path / "results" / "perf_sst2.md").read_text()
+    assert "b32 sorted vs ORT unsorted" in md and (tmp_path / "results" / "perf_sst2_report" / "report.md").is_file()
