@@ -133,4 +133,10 @@ def environment(threads: int) -> dict[str, object]:
         env["hfcompress"] = hfcompress.__version__
     except ImportError:  # pragma: no cover
         pass
+    try:  # the runtime of every ONNX model timed beside PyTorch
+        import onnxruntime
+
+        env["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
     return env

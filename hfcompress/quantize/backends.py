@@ -84,6 +84,12 @@ class OnnxRuntime(QuantizationBackend):
     def quantize(self, loaded, task, cfg, work, callbacks=None):
         from hfcompress.quantize.onnx import quantize_onnx
 
+        if cfg.method == "onnx-dynamic" and task.modality == "image":
+            # allowed (the weights shrink 4x), but measured slow: ONNX Runtime runs dynamic Conv INT8 as
+            # DynamicQuantizeLinear + ConvInteger + Cast/Mul/Add per conv, without a fused CPU kernel
+            # (benchmarks/results/int8_formats_cifar10.md)
+            print("quantize: onnx-dynamic on a convolutional network is usually SLOWER than fp32 on ONNX Runtime "
+                  "(no fused dynamic Conv kernel); onnx-static is the fast INT8 for images", flush=True)
         out = work / "onnx"
         out.mkdir()
         result = quantize_onnx(loaded, task, cfg, out)
