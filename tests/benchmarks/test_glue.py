@@ -71,9 +71,13 @@ def test_smoke_run_fills_every_column(real_mirror, minilm_path, tmp_path):
     assert "pending" not in md
     # every stage left its JSON (the resume marker), and a re-run skips them all
     stages = {p.stem for p in (tmp_path / "results" / "glue" / "rte").glob("*.json")}
-    assert stages == {"teacher", "student3", "pipeline", "narrow", "timing"}
+    assert stages == {"teacher", "student3", "remedy", "pipeline", "narrow", "timing"}
+    # --smoke always runs the collapse remedy (hidden + attention terms) so that its path is exercised
+    remedy = table["remedies"]["rte"]
+    assert remedy["needed"] and [l["name"] for l in remedy["config"]["losses"]][-2:] == ["hidden", "attention"]
+    assert "- RTE: the 3-layer student" in md
     again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "glue.py"), "--tasks", "rte", "--smoke",
                             "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("done earlier") == 5
+    assert again.stdout.count("done earlier") == 6
     assert (sorted(p.name for p in results.iterdir()) if results.is_dir() else []) == before
