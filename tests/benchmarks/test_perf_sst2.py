@@ -15,6 +15,27 @@ from hfcompress.config import load_recipe
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_split_workloads_cover_the_split_and_bucket_by_length(use_fixture_mirror, tiny_bert_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from speed import split_workloads
+
+    from hfcompress.hub import load
+    from hfcompress.tasks import get_task
+
+    task = get_task("sst2")
+    lm = load(str(tiny_bert_dir), task=task)
+    n = len(task.load("validation"))
+    work = split_workloads(task, lm.preprocessor, "validation", single=5, batch_size=4)
+    assert [len(b["input_ids"]) for b in work["batch_1"]] == [1] * min(5, n)
+    for kind in ("batch_32", "batch_32_sorted"):
+        assert sum(len(b["input_ids"]) for b in work[kind]) == n and all("labels" not in b for b in work[kind])
+    # sorted: each batch pads to its own longest row, and the padded lengths never decrease
+    widths = [b["input_ids"].shape[1] for b in work["batch_32_sorted"]]
+    assert widths == sorted(widths)
+    assert sum(b["input_ids"].numel() for b in work["batch_32_sorted"]) <= sum(b["input_ids"].numel()
+                                                                             for b in work["batch_32"])
+
+
 def test_fast_recipe_shares_the_headline_student():
     # the benchmark trains stage 01 once for both: that is only honest while the two stay identical
     head, fast = (load_recipe(ROOT / "recipes" / f"pipeline-sst2{s}.yaml").pipeline for s in ("", "-fast"))
