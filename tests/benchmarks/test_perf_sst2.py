@@ -62,8 +62,9 @@ def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
             assert t[kind]["ms_per_call"] > 0 and t[kind]["speedup_vs_ort"] > 0, (name, kind)
         assert t["batch_1"]["calls"] == t["batch_1"]["rows"] == 64  # the smoke's 64 rows, one by one
         assert t["batch_32"]["calls"] == 2
-    for kind in ("batch_1", "batch_32"):  # "vs ORT" is against the faster ORT teacher: neither beats itself
-        assert min(timing[b][kind]["speedup_vs_ort"] for b in ("teacher-ort", "teacher-ort-O2")) == pytest.approx(1.0)
+    for kind in ("batch_1", "batch_32"):  # "vs ORT" is against the faster ORT teacher: it is 1.0x, the other <= 1
+        ort = sorted(timing[b][kind]["speedup_vs_ort"] for b in ("teacher-ort", "teacher-ort-O2"))
+        assert ort[0] <= 1.0 and ort[1] == pytest.approx(1.0)
     assert models["fast"]["parameters"] < models["headline"]["parameters"] < models["teacher"]["parameters"]
     assert len(data["targets_met"]) == 2 * 5
     md = (tmp_path / "results" / "perf_sst2.md").read_text()
