@@ -57,6 +57,19 @@ def run_evaluated(name: str, cfg, **kwargs):
     return result, {label: evaluate_model(ecfg) for label, ecfg in evaluations(name, cfg)}
 
 
+def ort_teacher(task: str, teacher, out, level: str | None = None) -> Path:
+    """The strongest baseline a user already has: ``teacher`` exported to ONNX Runtime fp32 (graph optimisation
+    ``level``, e.g. the same as a pipeline's ONNX stage) at folder ``out``, made only if missing."""
+    out = Path(out)
+    if not (out / "config.json").is_file():
+        from hfcompress.api import run_method
+        from hfcompress.quantize import QuantizeConfig
+
+        run_method("quantize", QuantizeConfig(task=task, model=str(teacher), output_dir=str(out), method="onnx-fp32",
+                                              optimization_level=level), overwrite=True)
+    return out
+
+
 def write_results(name: str, data: dict, markdown: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, minilm_path, require_mirror
+from common import RESULTS, ROOT, WORK, minilm_path, ort_teacher, require_mirror
 
 RECIPES = ROOT / "recipes" / "glue"
 # the columns of the DistilBERT paper's GLUE table (Sanh et al. 2019, Table 1), in its order
@@ -84,6 +84,15 @@ def task_score(task: str, metrics: dict) -> float:
     keys = {"mrpc": ("accuracy", "f1"), "qqp": ("accuracy", "f1"), "stsb": ("pearson", "spearmanr"),
             "cola": ("matthews_correlation",)}.get(task, ("accuracy",))
     return 100 * sum(metrics[k] for k in keys) / len(keys)
+
+
+def collapsed(rec: dict) -> bool:
+    """Whether an evaluated model predicts the validation majority class (or has Matthews 0)."""
+    m = rec["metrics"]
+    if "matthews_correlation" in m and len(m) == 1:
+        return abs(m["matthews_correlation"]) < 1e-9
+    return rec.get("majority_share") is not None and "accuracy" in m \
+        and abs(m["accuracy"] - rec["majority_share"]) < 1e-9
 
 
 def cell(task: str, metrics: dict) -> str:
@@ -235,23 +244,14 @@ class TaskRun:
     def _student3(self) -> dict:
         return self._pipeline_prefix(1)
 
-    @staticmethod
-    def collapsed(rec: dict) -> bool:
-        """Whether an evaluated model predicts the validation majority class (or has Matthews 0)."""
-        m = rec["metrics"]
-        if "matthews_correlation" in m and len(m) == 1:
-            return abs(m["matthews_correlation"]) < 1e-9
-        return rec.get("majority_share") is not None and "accuracy" in m \
-            and abs(m["accuracy"] - rec["majority_share"]) < 1e-9
-
     def _remedy(self) -> dict:
         from hfcompress.api import run_method
         from hfcompress.distill.config import DistillConfig
 
-        student3 = json.loads(self.stage_file("student3").read_text())
         if self.name == "wnli" and not self.smoke:
             return {"needed": False, "why": "the majority class is WNLI's known ceiling: the teacher has it too"}
-        if not self.collapsed(student3) and not self.smoke:
+        student3 = json.loads(self.stage_file("student3").read_text())
+        if not collapsed(student3) and not self.smoke:
             return {"needed": False, "why": "the 3-layer student did not collapse to the majority class"}
         self.need("teacher", self.teacher_dir)
         data = self.pipeline_config(1).plan()[0].config.to_dict()
@@ -263,7 +263,7 @@ class TaskRun:
         resume = self._has_checkpoint(Path(cfg.output_dir))
         run_method("distill", cfg, resume=resume, overwrite=not resume)
         out = {"needed": True, "config": cfg.to_dict(), **self.evaluation(Path(cfg.output_dir))}
-        out["collapsed"] = self.collapsed(out)
+        out["collapsed"] = collapsed(out)
         return out
 
     def _pipeline(self) -> dict:
@@ -285,23 +285,17 @@ class TaskRun:
     def _timing(self) -> dict:
         from speed import time_models
 
-        from hfcompress.api import run_method
         from hfcompress.evaluation.efficiency import environment, set_threads
-        from hfcompress.quantize import QuantizeConfig
 
         plan = self.pipeline_config().plan()
         models = {"teacher": self.need("teacher", self.teacher_dir), "teacher-ort": self.ort_dir,
                   "student3": self.need("student3", plan[0].output_dir),
                   "narrow": self.need("narrow", self.narrow_dir),
                   "pipeline": self.need("pipeline", plan[-1].output_dir)}
-        if not (self.ort_dir / "config.json").is_file():
-            # the strongest baseline a user already has: the teacher on ONNX Runtime fp32, with the same
-            # graph optimisation as the pipeline's ONNX stage
-            level = next((s.config.optimization_level for s in plan if s.section == "quantize"
-                          and s.config.method.startswith("onnx")), None)
-            run_method("quantize", QuantizeConfig(task=self.name, model=str(self.teacher_dir),
-                                                  output_dir=str(self.ort_dir), method="onnx-fp32",
-                                                  optimization_level=level), overwrite=True)
+        # the teacher on ONNX Runtime fp32, with the same graph optimisation as the pipeline's ONNX stage
+        level = next((s.config.optimization_level for s in plan if s.section == "quantize"
+                      and s.config.method.startswith("onnx")), None)
+        ort_teacher(self.name, self.teacher_dir, self.ort_dir, level)
         import torch
 
         before = torch.get_num_threads()
@@ -350,9 +344,8 @@ def build_table(results: Path, tasks: list[str], mirror: str) -> tuple[dict, str
         for task in PAPER_TASKS:
             rec = found[task].get(row)
             if rec is not None:
-                collapsed = TaskRun.collapsed(rec)
                 entry["tasks"][task] = {"metrics": rec["metrics"], "score": rec["score"], "cell": cell(task, rec["metrics"]),
-                                        "majority_class": collapsed, "n_examples": rec["n_examples"]}
+                                        "majority_class": collapsed(rec), "n_examples": rec["n_examples"]}
             elif task in wanted:
                 entry["tasks"][task] = "pending"
             else:

@@ -30,24 +30,23 @@ import os
 import shutil
 from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, evaluate_cached, require_mirror, write_results
+from common import RESULTS, ROOT, WORK, evaluate_cached, ort_teacher, require_mirror, write_results
 from speed import time_split_passes
 
-from hfcompress.api import run_method
 from hfcompress.config import EvalConfig, load_recipe
 from hfcompress.evaluation import write_json
 from hfcompress.evaluation.efficiency import environment, set_threads
 from hfcompress.pipeline.run import PipelineConfig, run_pipeline
-from hfcompress.quantize import QuantizeConfig
 from hfcompress.report import build_report
 from hfcompress.tasks import get_task
 
 VARIANTS = {"headline": "pipeline-sst2.yaml", "fast": "pipeline-sst2-fast.yaml"}
 BASELINES = {"teacher": "teacher, PyTorch eager", "teacher-ort": "teacher, ONNX Runtime fp32",
              "teacher-ort-O2": "teacher, ONNX Runtime fp32 + transformer fusions (O2)"}
+ORT_BASELINES = ("teacher-ort", "teacher-ort-O2")
 SHIFT = ("rotten_tomatoes", "train", 1000)  # out of distribution: movie reviews, sentence-level
 # the issue's targets for the pipelines (ratios measured side by side in one run)
-TARGETS = {"speedup_vs_ort": 4.0, "size_reduction": 10.0, "max_drop_points": 1.0, "ood_slack_points": 2.0}
+TARGETS = {"speedup_vs_best": 4.0, "size_reduction": 10.0, "max_drop_points": 1.0, "ood_slack_points": 2.0}
 KINDS = {"batch_1": "b1", "batch_32": "b32", "batch_32_sorted": "b32 sorted"}
 
 
@@ -112,9 +111,7 @@ def main() -> None:
 
     # baselines: the teacher in PyTorch eager and on ONNX Runtime fp32, as exported and with fusions
     for name, level in (("teacher-ort", None), ("teacher-ort-O2", "O2")):
-        if not (out / name / "config.json").is_file():
-            run_method("quantize", QuantizeConfig(task="sst2", model=str(teacher), output_dir=str(out / name),
-                                                  method="onnx-fp32", optimization_level=level), overwrite=True)
+        ort_teacher("sst2", teacher, out / name, level)
     paths = {"teacher": teacher, **{n: out / n for n in BASELINES if n != "teacher"}}
     labels = dict(BASELINES)
     clean = {n: evaluate_cached(out / f"{n}.eval.json", configs["headline"].eval_config(str(p)), labels[n])
@@ -171,31 +168,35 @@ def main() -> None:
         timing = time_split_passes(task, {n: str(p) for n, p in timed.items()}, task.eval_splits[0], args.rounds,
                                    limit=64 if args.smoke else None)
         env = environment(threads)
-        for name, t in timing.items():
+        # the strongest baseline per workload: the fastest of the teacher's runtimes (eager, ORT, ORT O2)
+        fastest = {kind: min(BASELINES, key=lambda b: timing[b][kind]["pass_ms_median"]) for kind in KINDS}
+        for t in timing.values():
             for kind in KINDS:
                 ms = t[kind]["pass_ms_median"]
-                ort = min(timing[b][kind]["pass_ms_median"] for b in ("teacher-ort", "teacher-ort-O2"))
                 t[kind]["speedup"] = timing["teacher"][kind]["pass_ms_median"] / ms
-                t[kind]["speedup_vs_ort"] = ort / ms
-            # bucketing as the serving code's own gain: this model sorted vs the ORT teacher unsorted
-            best_ort_unsorted = min(timing[b]["batch_32"]["pass_ms_median"] for b in ("teacher-ort", "teacher-ort-O2"))
-            t["batch_32_sorted"]["speedup_vs_ort_unsorted"] = best_ort_unsorted / t["batch_32_sorted"]["pass_ms_median"]
-        data["timing"][str(threads)] = {"environment": env, "rounds": args.rounds, "models": timing}
+                t[kind]["speedup_vs_ort"] = min(timing[b][kind]["pass_ms_median"] for b in ORT_BASELINES) / ms
+                t[kind]["speedup_vs_best"] = timing[fastest[kind]][kind]["pass_ms_median"] / ms
+            # bucketing as the serving code's own gain: this model sorted vs the strongest teacher unsorted
+            t["batch_32_sorted"]["speedup_vs_best_unsorted"] = (timing[fastest["batch_32"]]["batch_32"]["pass_ms_median"]
+                                                                / t["batch_32_sorted"]["pass_ms_median"])
+        data["timing"][str(threads)] = {"environment": env, "rounds": args.rounds, "models": timing,
+                                        "fastest_teacher": fastest}
         rows = []
         for name in timed:
             m, t = data["models"][name], timing[name]
             rows.append(f"| {labels[name]} | {m[metric]:.4f} | {m['change_points']:+.2f} | "
                         f"{m['size_on_disk_bytes'] / 2**20:.1f} | {m['size_reduction']:.2f}x | "
-                        + " | ".join(f"{t[k]['ms_per_call']:.2f} | {t[k]['speedup']:.2f}x | {t[k]['speedup_vs_ort']:.2f}x"
-                                     for k in KINDS)
-                        + f" | {t['batch_32_sorted']['speedup_vs_ort_unsorted']:.2f}x |")
+                        + " | ".join(f"{t[k]['ms_per_call']:.2f} | {t[k]['speedup']:.2f}x | {t[k]['speedup_vs_ort']:.2f}x | "
+                                     f"{t[k]['speedup_vs_best']:.2f}x" for k in KINDS)
+                        + f" | {t['batch_32_sorted']['speedup_vs_best_unsorted']:.2f}x |")
         md_tables += [f"### {threads} thread{'s' if threads > 1 else ''} ({env['cpu']}; "
                       f"{', '.join(env.get('cpu_flags', [])) or 'flags n/a'})", "",
                       f"| model | {metric} | change (points) | size (MiB) | smaller | "
-                      + " | ".join(f"{k} ms | {k} vs eager | {k} vs ORT" for k in KINDS.values())
-                      + " | b32 sorted vs ORT unsorted |",
-                      "| --- | ---: | ---: | ---: | ---: | " + " | ".join(["---: | ---: | ---:"] * 3) + " | ---: |",
-                      *rows, ""]
+                      + " | ".join(f"{k} ms | {k} vs eager | {k} vs ORT | {k} vs best" for k in KINDS.values())
+                      + " | b32 sorted vs best unsorted |",
+                      "| --- | ---: | ---: | ---: | ---: | " + " | ".join(["---: | ---: | ---: | ---:"] * 3) + " | ---: |",
+                      *rows, "", "Strongest teacher (*best*): " + ", ".join(f"{KINDS[k]}: {labels[b]}"
+                                                                           for k, b in fastest.items()) + ".", ""]
         if threads == 1:  # report inputs: the records with this run's batch-32 latency
             for name in timed:
                 for tag, rec in (("clean", clean[name]), ("ood", shifted[name])):
@@ -213,8 +214,8 @@ def main() -> None:
         m = data["models"][v]
         for threads, tim in data["timing"].items():
             for kind in ("batch_1", "batch_32"):
-                checks[f"{v}: >= {TARGETS['speedup_vs_ort']:g}x vs the ORT teacher, {KINDS[kind]}, {threads} thread(s)"] = \
-                    tim["models"][v][kind]["speedup_vs_ort"] >= TARGETS["speedup_vs_ort"]
+                checks[f"{v}: >= {TARGETS['speedup_vs_best']:g}x vs the strongest teacher, {KINDS[kind]}, "
+                       f"{threads} thread(s)"] = tim["models"][v][kind]["speedup_vs_best"] >= TARGETS["speedup_vs_best"]
         checks[f"{v}: >= {TARGETS['size_reduction']:g}x smaller"] = m["size_reduction"] >= TARGETS["size_reduction"]
         checks[f"{v}: within {TARGETS['max_drop_points']:g} point of the teacher"] = \
             m["change_points"] >= -TARGETS["max_drop_points"]
@@ -233,14 +234,15 @@ def main() -> None:
     md = "\n".join([
         "# SST-2 pipelines against the strongest baseline (teacher on ONNX Runtime fp32)", "",
         f"Command: `python benchmarks/perf_sst2.py --threads {args.threads} --rounds {args.rounds}`", "",
-        f"Teacher: `benchmarks/work/teacher-sst2` (`python benchmarks/teacher.py --task sst2`). Pipelines: "
+        "Teacher: `benchmarks/work/teacher-sst2` (`python benchmarks/teacher.py --task sst2`). Pipelines: "
         + ", ".join(f"{v} = `recipes/{r}`" for v, r in VARIANTS.items()) + ". "
         f"{metric} on all {clean['teacher']['n_examples']} SST-2 validation sentences. Timing: whole passes, all "
         f"models alternating for {args.rounds} rounds in one run; ms per call (a sentence at b1, a batch of 32 "
         "otherwise); b1 = the first 100 validation sentences one by one, b32 = all 872 in batches of 32 with "
         "dynamic padding, b32 sorted = the same sorted by length first (serving-side bucketing; its speed-ups "
-        "compare with the teacher served the same way, the last column with the ORT teacher unsorted). "
-        "*vs ORT*: against the faster of the two ONNX Runtime fp32 teachers at that batch size.", "",
+        "compare with the teacher served the same way, the last column with the strongest teacher unsorted). "
+        "*vs ORT*: against the faster of the two ONNX Runtime fp32 teachers; *vs best*: against the fastest of "
+        "all three teacher runtimes at that workload (the strongest baseline; the targets are read against it).", "",
         *md_tables,
         "Targets (issue 15):", "", *[f"- {'met' if ok else '**missed**'}: {c}" for c, ok in checks.items()], "",
         f"## Out of distribution ({SHIFT[2]} seeded Rotten Tomatoes reviews, never seen by any stage)", "",
@@ -248,8 +250,8 @@ def main() -> None:
         "| --- | ---: | ---: | ---: |", *ood_rows, "",
         "## Every stage", "", f"| stage | method | {metric} | change (points) | size (MiB) | smaller | parameters |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *stage_rows, "",
-        f"Plots (accuracy vs batch-32 latency at 1 thread, accuracy vs size): [perf_sst2_report/report.md]"
-        f"(perf_sst2_report/report.md).", ""])
+        "Plots (accuracy vs batch-32 latency at 1 thread, accuracy vs size): [perf_sst2_report/report.md]"
+        "(perf_sst2_report/report.md).", ""])
     if args.out:
         results.mkdir(parents=True, exist_ok=True)
         (results / "perf_sst2.json").write_text(json.dumps(data, indent=2, default=str) + "\n")

@@ -22,14 +22,13 @@ import copy
 import shutil
 
 from common import RESULTS, ROOT, WORK, evaluate_cached, require_mirror, write_results
+from common import ort_teacher as ort_baseline
 from speed import time_models
 
 from hfcompress.config import EvalConfig, load_recipe
 from hfcompress.evaluation import write_json
 from hfcompress.evaluation.efficiency import environment, set_threads
-from hfcompress.api import run_method
 from hfcompress.pipeline.run import PipelineConfig, run_pipeline
-from hfcompress.quantize import QuantizeConfig
 from hfcompress.report import build_report
 from hfcompress.tasks import get_task
 
@@ -68,12 +67,9 @@ def main() -> None:
 
     # the strongest baseline a user already has: the teacher on ONNX Runtime fp32, with the same graph
     # optimisation as the pipeline's last ONNX stage (none if it sets none)
-    ort_teacher = out / "00-teacher-onnx-fp32"
-    if not (ort_teacher / "config.json").is_file():
-        level = next((s.config.optimization_level for s in stages if s.section == "quantize"
-                      and s.config.method.startswith("onnx")), None)
-        run_method("quantize", QuantizeConfig(task=cfg.task, model=str(teacher), output_dir=str(ort_teacher),
-                                              method="onnx-fp32", optimization_level=level), overwrite=True)
+    level = next((s.config.optimization_level for s in stages if s.section == "quantize"
+                  and s.config.method.startswith("onnx")), None)
+    ort_teacher = ort_baseline(cfg.task, teacher, out / "00-teacher-onnx-fp32", level)
 
     # clean evaluation of the teacher with the pipeline's own evaluation settings
     eval_kw = {"threads": args.eval_threads} if args.eval_threads else {}

@@ -21,17 +21,19 @@ from hfcompress.tasks import get_task
 from hfcompress.tasks.batches import batches as task_batches
 
 
+def describe(lm) -> dict:
+    """What every timing result says of a loaded model besides its latency."""
+    return {"path": str(lm.path), "loader": lm.loader, "size_on_disk_bytes": size_on_disk(lm.weight_files()),
+            "methods": lm.record.methods if lm.record else []}
+
+
 def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: int) -> tuple[dict, list[str]]:
     """Load each model (name -> folder) through hfcompress's loader and time them interleaved on one fixed
     batch per batch size; the first is the baseline. Returns (per-model results, Markdown lines)."""
     loaded = {name: load(path, task=task) for name, path in models.items()}
     names = list(loaded)
     base = names[0]
-    results = {}
-    for name, lm in loaded.items():
-        results[name] = {"path": str(lm.path), "loader": lm.loader,
-                         "size_on_disk_bytes": size_on_disk(lm.weight_files()),
-                         "methods": lm.record.methods if lm.record else []}
+    results = {name: describe(lm) for name, lm in loaded.items()}
     lines = []
     for bs in batch_sizes:
         # the same seeded sample of ``bs`` evaluation rows, preprocessed for each model
@@ -48,6 +50,53 @@ def time_models(task, models: dict[str, str], batch_sizes: list[int], rounds: in
         lines += [f"| {n} | {timing[n]['latency_ms_median']:.2f} | {timing[n]['latency_ms_p90']:.2f} | "
                   f"{timing[n]['speedup']:.2f}x | {timing[n]['throughput_examples_per_s']:.1f} |" for n in names]
     return results, lines
+
+
+def split_workloads(task, preprocessor, split: str, *, single: int = 100, batch_size: int = 32,
+                    limit: int | None = None) -> dict[str, list]:
+    """The serving workloads of a whole evaluation split, collated for one model (labels dropped):
+
+    - ``batch_1``: the first ``single`` sentences one by one;
+    - ``batch_32``: every row in batches of ``batch_size`` in split order, each padded to its own longest
+      row (dynamic padding);
+    - ``batch_32_sorted``: the same rows sorted by length first (sequence-length bucketing, what serving
+      code does so that batches pad less; a property of the serving code, not of the model).
+    """
+    from hfcompress.tasks.batches import collated, preprocessed
+
+    data = preprocessed(task, split, preprocessor, seed=None)
+    if limit is not None:  # a smoke run: the first rows only
+        data = data.select(range(min(limit, len(data))))
+    lengths = [len(ids) for ids in data["input_ids"]]
+    order = sorted(range(len(data)), key=lengths.__getitem__)
+    rows = {"batch_1": (data.select(range(min(single, len(data)))), 1), "batch_32": (data, batch_size),
+            "batch_32_sorted": (data.select(order), batch_size)}
+    return {kind: list(collated(task, d, preprocessor, batch_size=bs, labels=False)) for kind, (d, bs) in rows.items()}
+
+
+def time_split_passes(task, models: dict[str, str], split: str, rounds: int, single: int = 100,
+                      limit: int | None = None) -> dict:
+    """Time whole passes over a split's serving workloads (:func:`split_workloads`), all models alternating
+    round by round; per workload the median pass time, and per call (sentence or batch) its share.
+    Models are loaded here, after the caller fixed the thread count (ONNX Runtime reads it at load)."""
+    loaded = {name: load(path, task=task) for name, path in models.items()}
+    work = {name: split_workloads(task, lm.preprocessor, split, single=single, limit=limit)
+            for name, lm in loaded.items()}
+    results = {name: describe(lm) for name, lm in loaded.items()}
+    for kind in next(iter(work.values())):
+        def run_pass(name, kind=kind):
+            predict = loaded[name].predict
+            for batch in work[name][kind]:
+                predict(batch)
+        timing = interleaved_latency({n: (lambda n=n: run_pass(n)) for n in loaded}, rounds=rounds, warmup=1)
+        for name, t in timing.items():
+            calls = len(work[name][kind])
+            rows = sum(len(b["input_ids"]) for b in work[name][kind])
+            results[name][kind] = {"pass_ms_median": t["latency_ms_median"], "pass_ms_p90": t["latency_ms_p90"],
+                                   "calls": calls, "rows": rows, "rounds": rounds,
+                                   "ms_per_call": t["latency_ms_median"] / calls,
+                                   "throughput_examples_per_s": rows / (t["latency_ms_median"] / 1000)}
+    return results
 
 
 def main() -> None:
@@ -80,61 +129,3 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-
-def split_workloads(task, preprocessor, split: str, *, single: int = 100, batch_size: int = 32,
-                    limit: int | None = None) -> dict[str, list]:
-    """The serving workloads of a whole evaluation split, collated for one model (labels dropped):
-
-    - ``batch_1``: the first ``single`` sentences one by one;
-    - ``batch_32``: every row in batches of ``batch_size`` in split order, each padded to its own longest
-      row (dynamic padding);
-    - ``batch_32_sorted``: the same rows sorted by length first (sequence-length bucketing, what serving
-      code does so that batches pad less; a property of the serving code, not of the model).
-    """
-    from torch.utils.data import DataLoader
-
-    from hfcompress.tasks.batches import preprocessed
-
-    data = preprocessed(task, split, preprocessor, seed=None)
-    if limit is not None:  # a smoke run: the first rows only
-        data = data.select(range(min(limit, len(data))))
-    collate = task.collator(preprocessor)
-
-    def collated(rows, bs):
-        out = []
-        for batch in DataLoader(rows, batch_size=bs, collate_fn=collate):
-            batch.pop("labels", None)
-            out.append(batch)
-        return out
-
-    lengths = [len(ids) for ids in data["input_ids"]]
-    order = sorted(range(len(data)), key=lengths.__getitem__)
-    return {"batch_1": collated(data.select(range(min(single, len(data)))), 1),
-            "batch_32": collated(data, batch_size),
-            "batch_32_sorted": collated(data.select(order), batch_size)}
-
-
-def time_split_passes(task, models: dict[str, str], split: str, rounds: int, single: int = 100,
-                      limit: int | None = None) -> dict:
-    """Time whole passes over a split's serving workloads (:func:`split_workloads`), all models alternating
-    round by round; per workload the median pass time, and per call (sentence or batch) its share.
-    Models are loaded here, after the caller fixed the thread count (ONNX Runtime reads it at load)."""
-    loaded = {name: load(path, task=task) for name, path in models.items()}
-    work = {name: split_workloads(task, lm.preprocessor, split, single=single, limit=limit)
-            for name, lm in loaded.items()}
-    results = {name: {"path": str(lm.path), "loader": lm.loader, "size_on_disk_bytes": size_on_disk(lm.weight_files())}
-               for name, lm in loaded.items()}
-    for kind in next(iter(work.values())):
-        def run_pass(name, kind=kind):
-            predict = loaded[name].predict
-            for batch in work[name][kind]:
-                predict(batch)
-        timing = interleaved_latency({n: (lambda n=n: run_pass(n)) for n in loaded}, rounds=rounds, warmup=1)
-        for name, t in timing.items():
-            calls = len(work[name][kind])
-            rows = sum(len(b["input_ids"]) for b in work[name][kind])
-            results[name][kind] = {"pass_ms_median": t["latency_ms_median"], "pass_ms_p90": t["latency_ms_p90"],
-                                   "calls": calls, "rows": rows, "rounds": rounds,
-                                   "ms_per_call": t["latency_ms_median"] / calls,
-                                   "throughput_examples_per_s": rows / (t["latency_ms_median"] / 1000)}
-    return results

@@ -24,6 +24,11 @@ def batches(task, split: str, preprocessor, *, batch_size: int = 32, limit: Opti
             labels: bool = True) -> Iterator[dict[str, torch.Tensor]]:
     """Collated batches of the split (padded per batch); ``labels=False`` drops the labels (calibration)."""
     data = preprocessed(task, split, preprocessor, limit=limit, mirror=mirror, seed=seed, max_length=max_length)
+    yield from collated(task, data, preprocessor, batch_size=batch_size, labels=labels)
+
+
+def collated(task, data, preprocessor, *, batch_size: int = 32, labels: bool = True) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of already preprocessed rows (``data``, in its order), each padded to its own longest row."""
     for batch in DataLoader(data, batch_size=batch_size, collate_fn=task.collator(preprocessor)):
         if not labels:
             batch.pop("labels", None)
