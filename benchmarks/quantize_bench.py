@@ -27,8 +27,9 @@ from common import RESULTS, WORK, require_mirror
 
 # "-O2": the same method on the graph fused by ONNX Runtime's optimizer (optimization_level O2). The
 # fastest onnx-fp32 row is "the teacher on ONNX Runtime fp32", the strongest baseline a user already has.
-TEXT_METHODS = ["onnx-fp32", "onnx-fp32-O2", "onnx-dynamic", "onnx-dynamic-O2", "onnx-static", "torch-dynamic", "qat",
-                "bnb-8bit", "bnb-4bit"]
+# "onnx-static-emb": onnx-static with the embedding tables int8 as well (quantize_embeddings).
+TEXT_METHODS = ["onnx-fp32", "onnx-fp32-O2", "onnx-dynamic", "onnx-dynamic-O2", "onnx-static", "onnx-static-emb",
+                "torch-dynamic", "qat", "bnb-8bit", "bnb-4bit"]
 IMAGE_METHODS = ["onnx-fp32", "onnx-fp32-O2", "onnx-dynamic", "onnx-static", "torch-static", "qat"]
 OPTIONS = {  # per (task, method) overrides of QuantizeConfig
     ("sst2", "onnx-static"): dict(calibration="percentile", percentile=99.99, calibration_samples=128),
@@ -103,6 +104,8 @@ def quantize_one(task: str, model: str, method: str, out: Path, args) -> dict:
         shutil.rmtree(out)
     base, _, level = method.partition("-O")
     extra = {"optimization_level": f"O{level}"} if level else {}
+    if base.endswith("-emb"):
+        base, extra["quantize_embeddings"] = base[:-len("-emb")], True
     cfg = QuantizeConfig(task=task, model=model, output_dir=str(out), method=base, threads=args.threads,
                          **OPTIONS.get((task, base), {}), **extra)
     try:

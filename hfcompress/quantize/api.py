@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from hfcompress.errors import HfCompressError
+from hfcompress.errors import ConfigError, HfCompressError
 from hfcompress.quantize.config import QuantizeConfig
 
 RECORD_METHOD = "quantize"
@@ -58,6 +58,9 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
     check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
+    if cfg.quantize_embeddings and task.modality != "text":
+        raise ConfigError(f"quantize.quantize_embeddings: {task.name} is an image task; only text models have "
+                          "embedding tables")
     if cfg.method == "auto":
         impl.check_supported(cfg.method, task.modality)
     else:

@@ -60,7 +60,8 @@ def candidate_config(cfg: QuantizeConfig, method: str, out: Path) -> QuantizeCon
     sub = dataclasses.replace(cfg, method=method, output_dir=str(out), calibration=calibration,
                               optimization_level=cfg.optimization_level if method.startswith("onnx") else None,
                               per_channel=None if method in ("fp16", "bf16") else cfg.per_channel,
-                              onnx_format=cfg.onnx_format if method == "onnx-static" else None)
+                              onnx_format=cfg.onnx_format if method == "onnx-static" else None,
+                              quantize_embeddings=cfg.quantize_embeddings if method == "onnx-static" else None)
     sub.validate("quantize")
     return sub
 

@@ -65,6 +65,9 @@ class QuantizeConfig(Config):
     optimization_level: Optional[Literal["O1", "O2", "O3"]] = None
     isa: Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"] = "auto"
     onnx_format: Optional[Literal["qdq", "qoperator"]] = None  # onnx-static's graph format; None: QDQ
+    # onnx-static on text: store the embedding tables int8 too (their Gather quantized, as onnx-dynamic
+    # does), so that the file shrinks like dynamic INT8's; False keeps them float. None: False
+    quantize_embeddings: Optional[bool] = None
     # -- bitsandbytes ----------------------------------------------------------------------
     bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
     bnb_compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -109,6 +112,9 @@ class QuantizeConfig(Config):
                               f"'minmax'; {self.calibration!r} is an ONNX Runtime calibrator (use method onnx-static)")
         if self.method == "onnx-static" and self.calibration == "histogram":
             raise ConfigError(f"{where}.calibration: onnx-static supports minmax, percentile or entropy")
+        if self.quantize_embeddings is not None and self.method not in ("onnx-static", "auto"):
+            raise ConfigError(f"{where}.quantize_embeddings: only onnx-static chooses it (onnx-dynamic always stores "
+                              f"the embedding tables int8; method is {self.method!r})")
         for cand in self.auto_candidates or []:
             if cand not in METHODS or cand == "auto":
                 raise ConfigError(f"{where}.auto_candidates: unknown method {cand!r}; choose from "

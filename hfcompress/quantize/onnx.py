@@ -200,7 +200,9 @@ def set_heads_from_weights(graph, head_size: int) -> list[int]:
     return counts
 
 
-def optimize_text(src: Path, dst: Path, model, level: str) -> None:
+def optimize_text(src: Path, dst: Path, model, level: str, embed_fusion: bool = True) -> None:
+    """``embed_fusion=False`` keeps the embedding lookups as plain Gathers (static INT8 of the tables
+    quantizes Gathers; the fused EmbedLayerNormalization has no static INT8 form)."""
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -210,6 +212,7 @@ def optimize_text(src: Path, dst: Path, model, level: str) -> None:
         heads, hidden = _text_shape(model.config)
         options = FusionOptions("bert")
         options.enable_gelu_approximation = level == "O3"
+        options.enable_embed_layer_norm = embed_fusion
         opt = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden,
                              optimization_options=options, opt_level=1)
         set_heads_from_weights(opt.model.graph, hidden // heads)
@@ -329,7 +332,7 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
                          weight_type=types["weight_type"], extra_options=extra)
         return {**result, "scheme": "dynamic", "quant_format": "QOperator", "activations_dtype": "QUInt8 (dynamic)",
                 "operators": "all"}
-    operators, excluded = None, []
+    operators, excluded, others, tables = None, [], [], []
     if modality == "text":
         # Static INT8 of text models quantizes only the matrix products. The default operator
         # list includes Add, and BERT's additive attention mask (values near float32's minimum)
@@ -338,6 +341,14 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
         operators = ["MatMul", "Gemm"]
         if exclude_ffn_output:
             excluded = gelu_fed_matmuls(src)
+        if cfg.quantize_embeddings:
+            # the lookups of the embedding tables: int8 tables dequantized after the Gather (what
+            # onnx-dynamic stores); every other Gather (shape arithmetic) is left alone
+            tables, others = embedding_gathers(src)
+            if not tables:
+                raise HfCompressError(f"quantize.quantize_embeddings: no Gather reads an embedding table in {src.name} "
+                                      "(nothing to quantize); set it to false")
+            operators, excluded = operators + ["Gather"], excluded + others
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[cfg.calibration or "minmax"]
     if method == CalibrationMethod.Percentile:
@@ -359,9 +370,23 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
     calibration = {"method": cfg.calibration or "minmax", "samples": len(samples)}
     if method == CalibrationMethod.Percentile:
         calibration["percentile"] = cfg.percentile
+    kept_float = len(excluded) - len(others) if cfg.quantize_embeddings else len(excluded)
     return {**result, "scheme": "static", "quant_format": fmt.name, "activations_dtype": types["activation_type"].name,
             "operators": operators or "all", "calibration": calibration,
-            **({"kept_float": {"ffn_output_matmuls": len(excluded)}} if excluded else {})}
+            **({"kept_float": {"ffn_output_matmuls": kept_float}} if kept_float else {}),
+            **({"embeddings": {"int8_tables": tables}} if cfg.quantize_embeddings else {})}
+
+
+def embedding_gathers(path: Path) -> tuple[list[str], list[str]]:
+    """(names of the tables, names of the other Gather nodes): a table is a rank-2 float initializer that
+    a Gather reads rows of (BERT's word, position and token-type embeddings)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    tables = {t.name for t in graph.initializer if len(t.dims) == 2 and t.data_type == onnx.TensorProto.FLOAT}
+    gathers = [n for n in graph.node if n.op_type == "Gather"]
+    found = sorted({n.input[0] for n in gathers if n.input[0] in tables})
+    return found, [n.name for n in gathers if n.input[0] not in tables]
 
 
 def gelu_fed_matmuls(path: Path) -> list[str]:
@@ -419,7 +444,8 @@ def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: 
     if level:
         optimised = work / "optimised.onnx"
         if modality == "text":
-            optimize_text(current, optimised, model, level)
+            optimize_text(current, optimised, model, level,
+                          embed_fusion=not (cfg.method == "onnx-static" and cfg.quantize_embeddings))
         else:
             optimize_image(current, optimised, level, for_quantization=quantized)
         current = optimised

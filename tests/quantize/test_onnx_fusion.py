@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import hfcompress
+from hfcompress.errors import ConfigError
 from hfcompress.prune import PruneConfig, prune
 from hfcompress.prune import heads as H
 from hfcompress.quantize import QuantizeConfig, quantize
@@ -251,3 +252,44 @@ def test_distilled_then_ffn_pruned_student_exports(tmp_path, use_fixture_mirror,
     assert summary["fused"]["attention"] == 2 and summary["fused"]["gelu"] == 2
     batch = text_batch(fp32)
     assert_close_to_fp32(fp32.predict(batch), hfcompress.load(out, task=task).predict(batch), 1e-4)
+
+
+@pytest.mark.parametrize("level", [None, "O2"])
+def test_static_text_with_int8_embedding_tables(tiny_bert_dir, tmp_path, use_fixture_mirror, level):
+    """quantize_embeddings stores the tables int8 (the file shrinks), keeps the outputs close, and at O2
+    keeps the embedding lookups unfused (EmbedLayerNormalization has no static INT8 form)."""
+    task = get_task("sst2")
+    fp32 = hfcompress.load(tiny_bert_dir, task=task)
+    folders = {}
+    for emb in (False, True):
+        folders[emb] = out = tmp_path / f"static-{level}-{emb}"
+        summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out),
+                                          method="onnx-static", optimization_level=level, calibration_samples=16,
+                                          quantize_embeddings=emb))
+        assert ("embeddings" in summary) == emb
+    assert "bert.embeddings.word_embeddings.weight" in summary["embeddings"]["int8_tables"]
+    graph = onnx.load(str(folders[True] / "model.onnx")).graph
+    int8 = {t.name for t in graph.initializer if len(t.dims) == 2
+            and t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)}
+    vocab = fp32.config.vocab_size
+    assert any(t.dims[0] == vocab for t in graph.initializer if t.name in int8)  # the word table itself
+    assert not any(t.dims[:1] == [vocab] for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT)
+    assert O.op_counts(folders[True] / "model.onnx")["EmbedLayerNormalization"] == 0
+    size = {emb: (f / "model.onnx").stat().st_size for emb, f in folders.items()}
+    table = vocab * fp32.config.hidden_size
+    assert size[False] - size[True] > 2.5 * table  # 4 bytes -> 1 byte per table entry
+    batch = text_batch(fp32)
+    assert_close_to_fp32(fp32.predict(batch), hfcompress.load(folders[True], task=task).predict(batch), 0.15)
+    # and reloading it records the choice in the compression record
+    record = json.loads((folders[True] / "config.json").read_text())
+    assert "quantize_embeddings" in json.dumps(record)
+
+
+def test_quantize_embeddings_is_checked_before_anything_runs(tiny_resnet_dir, tiny_bert_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"quantize\.quantize_embeddings: only onnx-static"):
+        QuantizeConfig.from_dict({"task": "sst2", "model": str(tiny_bert_dir), "output_dir": str(tmp_path / "a"),
+                                  "method": "onnx-dynamic", "quantize_embeddings": True}, where="quantize")
+    with pytest.raises(ConfigError, match=r"quantize\.quantize_embeddings: cifar10 is an image task"):
+        quantize(QuantizeConfig(task="cifar10", model=str(tiny_resnet_dir), output_dir=str(tmp_path / "b"),
+                                method="onnx-static", quantize_embeddings=True))
+    assert not (tmp_path / "b").exists()
