@@ -23,6 +23,7 @@ pruning is the teacher of hfcompress's ``DistillationTrainer``, with the loss of
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Literal, Optional, Union
 
 from hfcompress.config.base import Config
@@ -63,6 +64,12 @@ class PruneConfig(Config):
     # special tokens and (keep_chars) every single-character piece so unseen words still segment
     vocab_samples: Optional[int] = None
     vocab_keep_chars: bool = True
+    # ... plus the tokens of unlabelled in-domain text (UTF-8 files, one text per line) that the
+    # model will meet in production but the train split lacks,
+    vocab_texts: Optional[list[str]] = None
+    # ... plus the tokenizer's first N ids (WordPiece, BPE and Unigram vocabularies list their most
+    # frequent pieces early: general words a shifted input is likely to use)
+    vocab_keep_first: int = 0
     # data for importance scores
     score_samples: int = 256
     # optional recovery fine-tune after pruning (required for gradual unstructured pruning)
@@ -89,6 +96,14 @@ class PruneConfig(Config):
                                   "remove it (use vocab_samples to choose how much data)")
             if self.vocab_samples is not None and self.vocab_samples <= 0:
                 raise ConfigError(f"{where}.vocab_samples: must be > 0, got {self.vocab_samples}")
+            if self.vocab_keep_first < 0:
+                raise ConfigError(f"{where}.vocab_keep_first: must be >= 0, got {self.vocab_keep_first}")
+            for i, path in enumerate(self.vocab_texts or []):
+                if not Path(path).is_file():
+                    raise ConfigError(f"{where}.vocab_texts[{i}]: no such file {path!r} (plain text, one text per line)")
+        elif self.vocab_texts or self.vocab_keep_first:
+            name = "vocab_texts" if self.vocab_texts else "vocab_keep_first"
+            raise ConfigError(f"{where}.{name}: only method 'vocab' keeps a vocabulary (method is {self.method!r})")
         elif len(given) != 1:
             raise ConfigError(f"{where}: give exactly one of amount, count, layers, drop, mac_reduction "
                               f"(got {', '.join(given) or 'none'})")

@@ -283,9 +283,19 @@ class VocabPruning(PruningMethod):
         data = preprocessed(ctx.task, ctx.task.train_split, ctx.preprocessor, limit=cfg.vocab_samples,
                             mirror=cfg.datasets_mirror, seed=cfg.seed, max_length=cfg.max_length)
         used = V.used_token_ids(data)
-        ctx.preprocessor, result = V.prune_vocab(ctx.model, ctx.preprocessor, used, keep_chars=cfg.vocab_keep_chars)
-        result.update(text_examples=len(data), tokens_used=len(used))
-        return result
+        result = {"text_examples": len(data), "tokens_used": len(used)}
+        if cfg.vocab_texts:
+            lines = V.text_lines(cfg.vocab_texts)
+            extra = V.used_token_ids({"input_ids": ids} for ids in
+                                     ctx.preprocessor(lines, truncation=True, max_length=cfg.max_length)["input_ids"])
+            result.update(extra_text_lines=len(lines), extra_text_tokens_added=len(extra - used))
+            used |= extra
+        if cfg.vocab_keep_first:
+            first = set(range(min(cfg.vocab_keep_first, len(ctx.preprocessor))))
+            result.update(keep_first=cfg.vocab_keep_first, keep_first_tokens_added=len(first - used))
+            used |= first
+        ctx.preprocessor, pruned = V.prune_vocab(ctx.model, ctx.preprocessor, used, keep_chars=cfg.vocab_keep_chars)
+        return {**pruned, **result}
 
 
 def total_steps(n_train: int, batch_size: int, epochs: float) -> int:

@@ -14,7 +14,6 @@ values, in ordinary safetensors, so the size on disk follows the sparsity; the l
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Optional
 
 import numpy as np

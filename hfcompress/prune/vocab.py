@@ -336,6 +336,18 @@ def used_token_ids(batches_or_dataset: Iterable[dict]) -> set[int]:
     return used
 
 
+def text_lines(paths: Iterable[str]) -> list[str]:
+    """The non-empty lines of UTF-8 text files (unlabelled text whose tokens a pruned vocabulary keeps)."""
+    lines = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PruneError(f"prune.vocab_texts: cannot read {path} as UTF-8 text ({exc})") from None
+        lines += [line.strip() for line in text.splitlines() if line.strip()]
+    return lines
+
+
 def prune_vocab(model: nn.Module, tokenizer, used_ids: Iterable[int], keep_chars: bool = True):
     """Prune model embeddings and tokenizer together; return (new tokenizer, stage result)."""
     before = model.get_input_embeddings().num_embeddings

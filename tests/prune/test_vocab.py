@@ -73,9 +73,39 @@ def test_prune_recipe_saves_a_reloadable_folder(tiny_bert_dir, tmp_path, use_fix
         assert a.shape == b.shape
 
 
+def test_extra_text_and_first_ids_are_kept_too(tiny_bert_dir, tmp_path, use_fixture_mirror):
+    """vocab_texts keeps the tokens of the user's unlabelled text, vocab_keep_first the first N ids: text the
+    train split lacks then segments as the full tokenizer does."""
+    task = get_task("sst2")
+    original = hfcompress.load(str(tiny_bert_dir), task=task)
+    tok = original.preprocessor
+    train = {i for s in task.load("train")["sentence"] for i in tok(s)["input_ids"]}
+    unseen = [w for w in tok.get_vocab() if w.isalpha() and len(w) > 3 and tok.convert_tokens_to_ids(w) not in train]
+    assert len(unseen) >= 3, "the fixture tokenizer needs whole words the fixture train split lacks"
+    text = tmp_path / "in-domain.txt"
+    text.write_text(f"{unseen[0]} {unseen[1]}\n\n{unseen[2]}\n", encoding="utf-8")
+    stages = {}
+    for name, extra in {"train": {}, "text": {"vocab_texts": [str(text)]}, "first": {"vocab_keep_first": 50}}.items():
+        out = tmp_path / name
+        stages[name] = prune(PruneConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method="vocab",
+                                         vocab_keep_chars=False, eval_limit=0, **extra))["result"]
+    assert stages["text"]["extra_text_lines"] == 2 and stages["text"]["extra_text_tokens_added"] >= 3
+    assert stages["text"]["vocab_size"] == stages["train"]["vocab_size"] + stages["text"]["extra_text_tokens_added"]
+    pruned = hfcompress.load(str(tmp_path / "text"), task=task).preprocessor
+    sentence = " ".join(unseen[:3])
+    assert _tokens(pruned, [sentence]) == _tokens(tok, [sentence])
+    first = hfcompress.load(str(tmp_path / "first"), task=task).preprocessor
+    assert set(tok.convert_ids_to_tokens(list(range(50)))) <= set(first.get_vocab())
+    # (special tokens among the first ids are kept anyway: the count is of ids the text did not use)
+    assert stages["first"]["keep_first_tokens_added"] >= stages["first"]["vocab_size"] - stages["train"]["vocab_size"] > 0
+
+
 @pytest.mark.parametrize("data, fragment", [
     ({"amount": 0.5}, "prune.amount: method 'vocab' keeps the tokens"),
     ({"vocab_samples": 0}, "prune.vocab_samples: must be > 0"),
+    ({"vocab_keep_first": -1}, "prune.vocab_keep_first: must be >= 0"),
+    ({"vocab_texts": ["no/such/file.txt"]}, r"prune.vocab_texts\[0\]: no such file 'no/such/file.txt'"),
+    ({"method": "heads", "amount": 0.5, "vocab_keep_first": 10}, "prune.vocab_keep_first: only method 'vocab'"),
 ])
 def test_vocab_config_errors_name_the_field(data, fragment):
     with pytest.raises(ConfigError, match=fragment):
