@@ -57,6 +57,16 @@ def run_evaluated(name: str, cfg, **kwargs):
     return result, {label: evaluate_model(ecfg) for label, ecfg in evaluations(name, cfg)}
 
 
+# the out-of-distribution set of the SST-2 benchmarks (task, split, seeded sample): movie reviews, sentence-level
+SST2_SHIFT = ("rotten_tomatoes", "train", 1000)
+
+
+def onnx_level(stages) -> str | None:
+    """The graph optimisation level of the last ONNX quantize stage of a pipeline plan (None: none set)."""
+    return next((s.config.optimization_level for s in reversed(list(stages)) if s.section == "quantize"
+                 and s.config.method.startswith("onnx")), None)
+
+
 def ort_teacher(task: str, teacher, out, level: str | None = None) -> Path:
     """The strongest baseline a user already has: ``teacher`` exported to ONNX Runtime fp32 (graph optimisation
     ``level``, e.g. the same as a pipeline's ONNX stage) at folder ``out``, made only if missing."""

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, WORK, minilm_path, ort_teacher, require_mirror
+from common import RESULTS, ROOT, WORK, minilm_path, onnx_level, ort_teacher, require_mirror
 
 RECIPES = ROOT / "recipes" / "glue"
 # the columns of the DistilBERT paper's GLUE table (Sanh et al. 2019, Table 1), in its order
@@ -293,9 +293,7 @@ class TaskRun:
                   "narrow": self.need("narrow", self.narrow_dir),
                   "pipeline": self.need("pipeline", plan[-1].output_dir)}
         # the teacher on ONNX Runtime fp32, with the same graph optimisation as the pipeline's ONNX stage
-        level = next((s.config.optimization_level for s in plan if s.section == "quantize"
-                      and s.config.method.startswith("onnx")), None)
-        ort_teacher(self.name, self.teacher_dir, self.ort_dir, level)
+        ort_teacher(self.name, self.teacher_dir, self.ort_dir, onnx_level(plan))
         import torch
 
         before = torch.get_num_threads()

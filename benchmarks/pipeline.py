@@ -21,7 +21,7 @@ import argparse
 import copy
 import shutil
 
-from common import RESULTS, ROOT, WORK, evaluate_cached, require_mirror, write_results
+from common import RESULTS, ROOT, WORK, evaluate_cached, onnx_level, require_mirror, write_results
 from common import ort_teacher as ort_baseline
 from speed import time_models
 
@@ -67,9 +67,7 @@ def main() -> None:
 
     # the strongest baseline a user already has: the teacher on ONNX Runtime fp32, with the same graph
     # optimisation as the pipeline's last ONNX stage (none if it sets none)
-    level = next((s.config.optimization_level for s in stages if s.section == "quantize"
-                  and s.config.method.startswith("onnx")), None)
-    ort_teacher = ort_baseline(cfg.task, teacher, out / "00-teacher-onnx-fp32", level)
+    ort_teacher = ort_baseline(cfg.task, teacher, out / "00-teacher-onnx-fp32", onnx_level(stages))
 
     # clean evaluation of the teacher with the pipeline's own evaluation settings
     eval_kw = {"threads": args.eval_threads} if args.eval_threads else {}

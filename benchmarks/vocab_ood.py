@@ -19,11 +19,11 @@ import argparse
 import json
 from pathlib import Path
 
-from common import RESULTS, WORK, evaluate_cached, require_mirror
+from common import RESULTS, SST2_SHIFT, WORK, evaluate_cached, require_mirror
 
 from hfcompress.config import EvalConfig
 
-SHIFT = ("rotten_tomatoes", "train", 1000)  # evaluated (as in perf_sst2.py)
+SHIFT = SST2_SHIFT  # evaluated, as in perf_sst2.py
 IN_DOMAIN_LINES = 2000  # other Rotten Tomatoes train reviews, given as unlabelled text (the mirror has train only)
 KEEP_FIRST = 10000
 VARIANTS = {  # name -> (label, extra PruneConfig fields; "TEXT" is replaced by the in-domain text file)

@@ -332,7 +332,7 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
                          weight_type=types["weight_type"], extra_options=extra)
         return {**result, "scheme": "dynamic", "quant_format": "QOperator", "activations_dtype": "QUInt8 (dynamic)",
                 "operators": "all"}
-    operators, excluded, others, tables = None, [], [], []
+    operators, excluded, shape_gathers, tables = None, [], [], []
     if modality == "text":
         # Static INT8 of text models quantizes only the matrix products. The default operator
         # list includes Add, and BERT's additive attention mask (values near float32's minimum)
@@ -344,11 +344,11 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
         if cfg.quantize_embeddings:
             # the lookups of the embedding tables: int8 tables dequantized after the Gather (what
             # onnx-dynamic stores); every other Gather (shape arithmetic) is left alone
-            tables, others = embedding_gathers(src)
+            tables, shape_gathers = embedding_gathers(src)
             if not tables:
                 raise HfCompressError(f"quantize.quantize_embeddings: no Gather reads an embedding table in {src.name} "
                                       "(nothing to quantize); set it to false")
-            operators, excluded = operators + ["Gather"], excluded + others
+            operators = operators + ["Gather"]
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[cfg.calibration or "minmax"]
     if method == CalibrationMethod.Percentile:
@@ -365,15 +365,14 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
         src = typed
     # quantize_static writes its augmented calibration model into its own temporary directory
     quantize_static(str(src), str(dst), _reader(samples), quant_format=fmt, op_types_to_quantize=operators,
-                    nodes_to_exclude=excluded, per_channel=per_channel, calibrate_method=method, extra_options=extra,
+                    nodes_to_exclude=excluded + shape_gathers, per_channel=per_channel, calibrate_method=method, extra_options=extra,
                     **types)
     calibration = {"method": cfg.calibration or "minmax", "samples": len(samples)}
     if method == CalibrationMethod.Percentile:
         calibration["percentile"] = cfg.percentile
-    kept_float = len(excluded) - len(others) if cfg.quantize_embeddings else len(excluded)
     return {**result, "scheme": "static", "quant_format": fmt.name, "activations_dtype": types["activation_type"].name,
             "operators": operators or "all", "calibration": calibration,
-            **({"kept_float": {"ffn_output_matmuls": kept_float}} if kept_float else {}),
+            **({"kept_float": {"ffn_output_matmuls": len(excluded)}} if excluded else {}),
             **({"embeddings": {"int8_tables": tables}} if cfg.quantize_embeddings else {})}
 
 
