@@ -45,6 +45,7 @@ class Prepared:
     collator: DistillCollator
     distiller: Distiller
     offline_seconds: Optional[float] = None
+    augmentation: Optional[dict] = None  # what text_augmentation added (augment.augment_dataset's stats)
 
 
 def _labels_of(config) -> dict[int, str]:
@@ -68,6 +69,9 @@ def prepare(cfg: DistillConfig, teacher: Optional[LoadedModel] = None) -> Prepar
     """Load the teacher (unless given), build the student and data, build and check every loss term."""
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     task.check_holdout()
+    if cfg.text_augmentation is not None and task.modality != "text":
+        raise ConfigError(f"distill.text_augmentation: {task.name} is an {task.modality} task; word replacement "
+                          "is for text (image tasks have augment)")
     if cfg.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("distill.mixed_precision: fp16 needs a GPU; use bf16 on CPU")
     try:
@@ -90,6 +94,13 @@ def prepare(cfg: DistillConfig, teacher: Optional[LoadedModel] = None) -> Prepar
                           "set augment: false")
     train_data = preprocessed(task, task.train_split, preprocessor, limit=cfg.max_train_samples,
                               mirror=cfg.datasets_mirror, seed=cfg.seed, max_length=cfg.max_length, train=augment)
+    augmentation = None
+    if cfg.text_augmentation is not None:
+        from hfcompress.distill.augment import augment_dataset
+
+        train_data, augmentation = augment_dataset(train_data, preprocessor,
+                                                   teacher.model.get_input_embeddings().weight,
+                                                   cfg.text_augmentation, seed=cfg.seed)
     collator = DistillCollator(task.collator(preprocessor))
     teacher_logits, offline_seconds = None, None
     if cfg.offline_teacher:
@@ -101,7 +112,8 @@ def prepare(cfg: DistillConfig, teacher: Optional[LoadedModel] = None) -> Prepar
     probe = {k: v for k, v in probe.items() if k not in ("labels", INDEX_KEY, TEACHER_LOGITS_KEY)}
     distiller = build_distiller(cfg.losses, student, teacher.model, temperature=cfg.temperature,
                                 regression=task.is_regression, n_train=len(dataset), probe_batch=probe)
-    return Prepared(cfg, task, teacher, student, preprocessor, dataset, collator, distiller, offline_seconds)
+    return Prepared(cfg, task, teacher, student, preprocessor, dataset, collator, distiller, offline_seconds,
+                    augmentation)
 
 
 def train_student(p: Prepared, output_dir: Path, callbacks: Optional[list] = None, resume_from: Optional[str] = None):
@@ -173,6 +185,7 @@ def distill(cfg: DistillConfig, *, model=None, resume: bool = False, overwrite: 
                 "temperature": cfg.temperature,
                 "offline_teacher": cfg.offline_teacher,
                 "offline_precompute_seconds": p.offline_seconds,
+                "text_augmentation": p.augmentation,
                 "train_loss": train_result.training_loss, "global_step": train_result.global_step,
                 "train_seconds": round(train_seconds, 2), "world_size": world})
     title = f"{output_dir.name} ({p.task.name}, distilled)"

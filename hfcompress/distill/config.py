@@ -112,6 +112,27 @@ class StudentConfig(Config):
 
 
 @dataclasses.dataclass
+class TextAugmentConfig(Config):
+    """``distill.text_augmentation``: extra word-replaced copies of each training example (text tasks).
+
+    Implemented in :mod:`hfcompress.distill.augment`. A copy is labelled by the teacher only: the
+    ``ce`` term (the dataset's labels) skips it unless ``label_copies`` (a word's nearest neighbours
+    include its antonyms, "good" -> "bad", so a copy may not deserve its source's label); TinyBERT
+    trains on the copies with teacher targets only (``logits``, ``hidden``, ``attention``).
+    """
+
+    copies: int = 4  # extra copies per example (TinyBERT: 20 for small GLUE tasks)
+    replace_prob: float = 0.4  # chance that a whole word is replaced (TinyBERT's p_t)
+    neighbours: int = 15  # candidates per word: its nearest words in the teacher's embeddings (TinyBERT's K)
+    label_copies: bool = False  # copies keep their source's label for the ce term
+
+    def validate(self, where: str) -> None:
+        check_positive(where, copies=self.copies, neighbours=self.neighbours)
+        if not 0 < self.replace_prob <= 1:
+            raise ConfigError(f"{where}.replace_prob: must be in (0, 1], got {self.replace_prob}")
+
+
+@dataclasses.dataclass
 class DistillConfig(TrainingConfig):
     """A whole distillation: teacher, student, weighted loss terms, outputs; training knobs from
     :class:`~hfcompress.config.recipe.TrainingConfig` (shared with fine-tuning)."""
@@ -130,6 +151,8 @@ class DistillConfig(TrainingConfig):
     mixed_precision: Optional[Literal["bf16", "fp16"]] = None
     eval_teacher: bool = True
     eval_repeats: int = 20
+    # text tasks: TinyBERT's data augmentation, word-replaced copies of every training example
+    text_augmentation: Optional[TextAugmentConfig] = None
 
     def validate(self, where: str) -> None:
         super().validate(where)
@@ -157,3 +180,9 @@ class DistillConfig(TrainingConfig):
             if feature:
                 raise ConfigError(f"{where}.offline_teacher: precomputed teacher logits cannot serve the "
                                   f"{feature[0]!r} loss, which needs teacher features at every step")
+        if self.text_augmentation is not None:
+            self.text_augmentation.validate(f"{where}.text_augmentation")
+            if not self.text_augmentation.label_copies and all(l.name == "ce" for l in self.losses):
+                raise ConfigError(f"{where}.text_augmentation: the copies are labelled by the teacher only, "
+                                  "and losses has no teacher term (logits, hidden, attention, crd); add one or "
+                                  "set label_copies: true")

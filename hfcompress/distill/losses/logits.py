@@ -34,8 +34,14 @@ class LogitLoss(torch.nn.Module):
         return kd_kl(step.student_logits, step.teacher_logits, self.temperature)
 
 
+# the label of a row the ``ce`` term skips (a word-replaced copy, labelled by the teacher only): PyTorch's
+# ignore_index for class labels; regression labels use NaN
+UNLABELLED = -100
+
+
 class HardLabelLoss(torch.nn.Module):
-    """``ce`` term: the ordinary supervised loss against dataset labels."""
+    """``ce`` term: the ordinary supervised loss against dataset labels, over the labelled rows of the
+    batch (zero when it has none)."""
 
     def __init__(self, regression: bool = False):
         super().__init__()
@@ -45,5 +51,12 @@ class HardLabelLoss(torch.nn.Module):
         if step.labels is None:
             raise ValueError("the 'ce' loss needs labels in the batch")
         if self.regression:
-            return F.mse_loss(step.student_logits.float().reshape(-1), step.labels.float().reshape(-1))
-        return F.cross_entropy(step.student_logits.float(), step.labels.long())
+            logits, labels = step.student_logits.float().reshape(-1), step.labels.float().reshape(-1)
+            keep = ~torch.isnan(labels)
+            if not keep.any():
+                return logits.sum() * 0.0
+            return F.mse_loss(logits[keep], labels[keep])
+        labels = step.labels.long()
+        if not (labels != UNLABELLED).any():
+            return step.student_logits.float().sum() * 0.0
+        return F.cross_entropy(step.student_logits.float(), labels, ignore_index=UNLABELLED)
