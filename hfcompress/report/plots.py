@@ -42,6 +42,7 @@ def pareto_steps(points: Sequence[tuple[float, float]]) -> tuple[list[float], li
 # label placements tried in order (offset in points, horizontal alignment)
 _OFFSETS = [(6, 5, "left"), (6, -11, "left"), (-6, 5, "right"), (-6, -11, "right"), (6, 16, "left"),
             (-6, 16, "right"), (6, -22, "left"), (-6, -22, "right"), (0, 27, "center"), (0, -33, "center")]
+_ADJACENT = 4  # the first four touch their marker
 
 
 def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequence[str], fontsize: int = 8) -> list:
@@ -71,7 +72,7 @@ def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequenc
         bb = Text.get_window_extent(t, renderer)
         return (bb.x0, bb.y0, bb.x1, bb.y1)
 
-    # near placements first; then further out, with a leader line back to the point
+    # near placements first; then further out, with a leader line back to the point (from the fifth on)
     far = [(dx, dy, ha) for dy in (38, -44, 49, -55, 60, -66, 71, -77, 82, -88)
            for dx, ha in ((24, "left"), (-24, "right"), (0, "center"))]
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
@@ -79,7 +80,9 @@ def place_labels(ax, fig, points: Sequence[tuple[float, float]], labels: Sequenc
         others = [m for j, m in enumerate(marker_boxes) if j != i]
         best, fallback = None, None
         for k, (dx, dy, ha) in enumerate(_OFFSETS + far):
-            leader = {"arrowprops": {"arrowstyle": "-", "color": "0.6", "lw": 0.6}} if k >= len(_OFFSETS) else {}
+            # beyond the four placements touching the marker, a leader line says which point a label is
+            # for (three teachers at one accuracy otherwise read as each other's labels)
+            leader = {"arrowprops": {"arrowstyle": "-", "color": "0.6", "lw": 0.6}} if k >= _ADJACENT else {}
             t = ax.annotate(labels[i], points[i], textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
                             ha=ha, zorder=4, **leader)
             box = extent(t)

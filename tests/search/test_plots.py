@@ -86,3 +86,23 @@ def test_labels_stay_inside_the_axes():
         assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1 and frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, \
             t.get_text()
     plt.close(fig)
+
+
+def test_a_label_not_touching_its_point_has_a_leader_line():
+    """Three models at one accuracy, close together (the teacher on three runtimes): each label either
+    touches its marker or is joined to it by a line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    points = [(445.0, 0.8704), (488.0, 0.8704), (568.0, 0.8704), (100.0, 0.855), (176.0, 0.865)]
+    labels = ["teacher, ONNX Runtime fp32 + transformer fusions (O2)", "teacher, ONNX Runtime fp32",
+              "teacher, PyTorch eager", "fast", "headline"]
+    ax.scatter(*zip(*points))
+    ax.margins(x=0.2, y=0.2)
+    texts = place_labels(ax, fig, points, labels)
+    for t in texts:
+        dx, dy = t.xyann
+        if abs(dy) > 11 or abs(dx) > 6:
+            assert t.arrow_patch is not None, t.get_text()
+    assert any(t.arrow_patch is not None for t in texts)  # the layout is crowded enough to need one
+    plt.close(fig)
