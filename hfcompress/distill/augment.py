@@ -127,6 +127,10 @@ def augment_dataset(data, tokenizer, embeddings: torch.Tensor, cfg: TextAugmentC
 
     unlabel = None
     if not cfg.label_copies and "labels" in data.column_names:
+        from datasets import ClassLabel, Value
+
+        if isinstance(data.features["labels"], ClassLabel):  # a ClassLabel column refuses -100
+            data = data.cast_column("labels", Value("int64"))
         dtype = str(getattr(data.features["labels"], "dtype", ""))
         unlabel = float("nan") if dtype.startswith("float") else UNLABELLED
 

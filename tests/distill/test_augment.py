@@ -97,6 +97,12 @@ def test_label_copies_and_regression_labels(tok):
     assert out["labels"][:2] == [0.5, 4.0] and all(math.isnan(v) for v in out["labels"][2:])
     kept, _ = augment_dataset(data, tok, emb, TextAugmentConfig(copies=1, neighbours=3, label_copies=True))
     assert kept["labels"] == [0.5, 4.0, 0.5, 4.0]
+    # a user's dataset with a ClassLabel column (which refuses -100)
+    from datasets import ClassLabel
+
+    named = rows(tok, ["good movie", "bad film"], labels=[1, 0]).cast_column("labels", ClassLabel(names=["neg", "pos"]))
+    out, _ = augment_dataset(named, tok, emb, TextAugmentConfig(copies=1, neighbours=3))
+    assert out["labels"] == [1, 0, UNLABELLED, UNLABELLED]
 
 
 def test_hard_label_term_skips_unlabelled_rows():
@@ -145,3 +151,15 @@ def test_bad_augmentation_fails_before_training(change, fragment, tmp_path, tiny
     with pytest.raises(ConfigError, match=fragment):
         distill(base(tiny_teacher_dir, tmp_path / "s", **change))
     assert not (tmp_path / "s" / "config.json").exists()
+
+
+def test_cli_flags_turn_augmentation_on(tmp_path, tiny_teacher_dir, use_fixture_mirror, capsys):
+    from hfcompress.cli.main import EXIT_USER_ERROR, main
+
+    args = ["distill", "--task", "sst2", "--teacher", str(tiny_teacher_dir), "--output-dir", str(tmp_path / "s"),
+            "--max-train-samples", "8", "--batch-size", "4", "--max-length", "16", "--no-eval-at-end"]
+    assert main(args + ["--text-augmentation-copies", "1", "--text-augmentation-neighbours", "5"]) == 0
+    aug = load(tmp_path / "s").record.stages[-1].result["text_augmentation"]
+    assert aug["rows"] == 8 and aug["rows_after"] == 16
+    assert main(args + ["--overwrite", "--text-augmentation-replace-prob", "2"]) == EXIT_USER_ERROR
+    assert "text_augmentation.replace_prob: must be in (0, 1], got 2.0" in capsys.readouterr().err
