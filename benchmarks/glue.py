@@ -369,6 +369,15 @@ def build_table(results: Path, tasks: list[str], mirror: str) -> tuple[dict, str
     table["remedies"] = {t: {k: found[t]["remedy"].get(k) for k in ("needed", "why", "metrics", "score", "collapsed",
                                                                     "config")}
                          for t in PAPER_TASKS if "remedy" in found[t]}
+    # the narrow student with TinyBERT's data augmentation (benchmarks/text_augment.py), where it was run
+    table["augmentation"] = {}
+    for t in PAPER_TASKS:
+        path = results / f"text_augment_{t}.json"
+        if path.is_file():
+            aug = json.loads(path.read_text())
+            table["augmentation"][t] = {"copies": aug["copies"], **{
+                v["variant"].split("-")[0]: {k: v[k] for k in ("validation", "fit", "gap", "global_step")}
+                for v in aug["variants"]}}
     qnli_val = Path(mirror, "nyu-mll/glue/qnli").is_dir()
     table["available_offline"] = trainable
     return table, markdown(table, wanted, trainable, qnli_val)
@@ -432,6 +441,14 @@ def markdown(table: dict, wanted: list[str], trainable: list[str], qnli_val: boo
                             f"**{cell(t, r['metrics'])}{' †' if r['collapsed'] else ''}** with "
                             f"{' + '.join(l['name'] for l in c['losses'])} terms, {c['epochs']:g} epochs"
                             + (" (still the majority class)" if r["collapsed"] else ""))
+    augmented = []
+    for t, a in table.get("augmentation", {}).items():
+        r, g = a["recipe"], a["augmented"]
+        augmented.append(f"- {TITLES[t]}: {cell(t, r['validation']['metrics'])} (train-sample fit "
+                         f"{cell(t, r['fit']['metrics'])}) -> **{cell(t, g['validation']['metrics'])}** (fit "
+                         f"{cell(t, g['fit']['metrics'])}) with {a['copies']} word-replaced copies per row, "
+                         f"{g['global_step']} optimizer steps vs {r['global_step']} "
+                         f"([text_augment_{t}.md](text_augment_{t}.md))")
     missing = [TITLES[t] for t in PAPER_TASKS if t not in trainable]
     not_run = [TITLES[t] for t in trainable if t not in wanted]
     return "\n".join([
@@ -459,6 +476,10 @@ def markdown(table: dict, wanted: list[str], trainable: list[str], qnli_val: boo
         "Collapse remedies (when the 3-layer student predicts the majority class: the same student with "
         "TinyBERT's intermediate-layer terms and twice the epochs; the table above keeps the recipe's student):", "",
         *(remedies or ["- none run yet"]), "",
+        *(["The narrow student with TinyBERT's data augmentation (`python benchmarks/text_augment.py --task "
+           "<task>`: the recipe's student, and the same with word-replaced copies of every training row labelled "
+           "by the teacher; *fit* is the metric on 500 train rows, so fit far above validation is memorisation; "
+           "the table above keeps the recipe's student):", "", *augmented, ""] if augmented else []),
         "Time per stage (2 CPU cores shared with other work):", "",
         *(seconds or ["- pending"]), ""])
 

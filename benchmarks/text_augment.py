@@ -2,6 +2,7 @@
 
     python benchmarks/text_augment.py                       # STS-B, 4 copies, the recipe's optimizer steps
     python benchmarks/text_augment.py --task mrpc --copies 4
+    python benchmarks/text_augment.py --task sst2 --train-samples 4000 --recipe-epochs 10 --epochs 2
     python benchmarks/text_augment.py --smoke --out /tmp/x  # a few steps (a CI-sized check)
 
 The TinyBERT-style narrow student of ``recipes/glue/<task>.yaml`` (its ``distill`` section), distilled
@@ -13,6 +14,9 @@ that script's stage when missing), two ways:
   probability 0.4 by one of its 15 nearest words in the teacher's embeddings; the copies labelled by
   the teacher only) and, by default, the recipe's number of optimizer steps: the epochs divided by
   N + 1, so both see as many examples and only their diversity differs (``--epochs`` overrides).
+
+``--train-samples N`` trains both on the same seeded N train rows (a small-data setting on a big task:
+the recipe variant is then trained here, for ``--recipe-epochs``), results named ``<task>-<N>``.
 
 Each is evaluated with the task's official metric on the whole validation split and on a seeded sample
 of the train split (``fit``): a large fit-minus-validation gap is memorisation, which augmentation is
@@ -47,7 +51,8 @@ def evaluate(run: TaskRun, model: Path, split: str | None, limit: int | None, sm
     return {"metrics": rec["metrics"], "score": task_score(run.name, rec["metrics"]), "n_examples": rec["n_examples"]}
 
 
-def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, change: dict) -> dict:
+def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, change: dict,
+            reuse_glue: bool = False) -> dict:
     from hfcompress.api import run_method
     from hfcompress.distill.config import DistillConfig
 
@@ -56,7 +61,7 @@ def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, 
         print(f"[text_augment] {name}: done earlier ({path}), skipping", flush=True)
         return json.loads(path.read_text())
     start = time.perf_counter()
-    if name == "recipe" and not smoke:
+    if reuse_glue and not smoke:
         cfg = run.distill_config()
         run.need("narrow", run.narrow_dir)  # glue.py's narrow student is this variant
         out_dir = run.narrow_dir
@@ -82,8 +87,9 @@ def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, 
 
 def markdown(task: str, data: dict) -> str:
     t, rows = TITLES[task], data["variants"]
-    lines = [f"# TinyBERT data augmentation for the narrow student: {t}", "",
-             f"Command: `python benchmarks/text_augment.py --task {task} --copies {data['copies']}`", "",
+    lines = [f"# TinyBERT data augmentation for the narrow student: {t}"
+             + (f", {data['train_samples']:,} train rows" if data.get("train_samples") else ""), "",
+             f"Command: `{data['command']}`", "",
              f"The TinyBERT-style narrow student of `recipes/glue/{task}.yaml`, distilled from the GLUE teacher "
              f"({t} validation {cell(task, data['teacher']['validation']['metrics'])}, "
              f"train sample {cell(task, data['teacher']['fit']['metrics'])}) as the recipe says, and with "
@@ -115,6 +121,10 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=4, help="word-replaced copies per training row (default 4)")
     ap.add_argument("--epochs", type=float, default=None,
                     help="epochs of the augmented run (default: the recipe's epochs / (copies + 1), same steps)")
+    ap.add_argument("--train-samples", type=int, default=None,
+                    help="train both variants on this many seeded train rows (default: the whole split)")
+    ap.add_argument("--recipe-epochs", type=float, default=None,
+                    help="with --train-samples: epochs of the recipe variant (default: the recipe's)")
     ap.add_argument("--smoke", action="store_true", help="a few steps and small evaluation samples")
     ap.add_argument("--out", help="results and models under this folder (default: benchmarks/results and "
                                   "benchmarks/work/text-augment; with --smoke: a new temporary folder)")
@@ -128,9 +138,11 @@ def main() -> None:
     else:
         results_root, work = RESULTS, WORK
     run = TaskRun(args.task, results_root, work / "glue", args.smoke, 1, 2)
-    recipe_epochs = run.distill_config().epochs
+    recipe_epochs = args.recipe_epochs or run.distill_config().epochs
     epochs = args.epochs or recipe_epochs / (args.copies + 1)
-    results = results_root / "text_augment" / args.task
+    subset = {} if args.train_samples is None or args.smoke else {"max_train_samples": args.train_samples}
+    name = args.task + (f"-{args.train_samples}" if subset else "")
+    results = results_root / "text_augment" / name
     teacher_path = results / "teacher.json"
     if not teacher_path.is_file():
         run.need("teacher", run.teacher_dir)
@@ -138,14 +150,15 @@ def main() -> None:
                    "fit": evaluate(run, run.teacher_dir, run.task.train_split, FIT_SAMPLE, args.smoke)}
         atomic_write(teacher_path, json.dumps(teacher, indent=2) + "\n")
     teacher = json.loads(teacher_path.read_text())
-    rows = [variant(run, "recipe", work / "text-augment" / args.task / "recipe", results, args.smoke, {}),
-            variant(run, f"augmented-{args.copies}", work / "text-augment" / args.task / f"augmented-{args.copies}",
-                    results, args.smoke,
-                    {"text_augmentation": {"copies": args.copies}, "epochs": epochs})]
-    data = {"task": args.task, "copies": args.copies, "teacher": teacher, "variants": rows}
+    rows = [variant(run, "recipe", work / "text-augment" / name / "recipe", results, args.smoke,
+                    {**subset, "epochs": recipe_epochs}, reuse_glue=not subset and args.recipe_epochs is None),
+            variant(run, f"augmented-{args.copies}", work / "text-augment" / name / f"augmented-{args.copies}",
+                    results, args.smoke, {**subset, "text_augmentation": {"copies": args.copies}, "epochs": epochs})]
+    data = {"task": args.task, "copies": args.copies, "train_samples": args.train_samples, "teacher": teacher,
+            "variants": rows, "command": "python benchmarks/text_augment.py " + " ".join(sys.argv[1:])}
     md = markdown(args.task, data)
-    atomic_write(results_root / f"text_augment_{args.task}.json", json.dumps(data, indent=2) + "\n")
-    atomic_write(results_root / f"text_augment_{args.task}.md", md)
+    atomic_write(results_root / f"text_augment_{name}.json", json.dumps(data, indent=2) + "\n")
+    atomic_write(results_root / f"text_augment_{name}.md", md)
     print(md)
 
 
