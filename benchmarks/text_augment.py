@@ -95,13 +95,15 @@ def markdown(task: str, data: dict) -> str:
              f"train sample {cell(task, data['teacher']['fit']['metrics'])}) as the recipe says, and with "
              f"{data['copies']} word-replaced copies of every training row (`text_augmentation`), labelled by the "
              "teacher only. *Fit*: the official metric on a seeded sample of "
-             f"{FIT_SAMPLE} train rows; *gap*: fit minus validation score (memorisation).", "",
+             f"{FIT_SAMPLE} train rows; *gap*: fit minus validation score (memorisation)"
+             + (" (here the fit sample is drawn from the whole train split, so it is mostly rows the students "
+                "never trained on)" if data.get("train_samples") else "") + ".", "",
              "| variant | validation | fit (train sample) | gap | share of teacher | rows per epoch | epochs | "
              "optimizer steps | train minutes |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         aug = r.get("text_augmentation") or {}
-        n_rows = aug.get("rows_after") or "train split"
+        n_rows = aug.get("rows_after") or data.get("train_samples") or "train split"
         label = r["variant"] if r["variant"] == "recipe" else f"+ {aug.get('copies')} copies"
         lines.append(f"| {label} | {cell(task, r['validation']['metrics'])} | {cell(task, r['fit']['metrics'])} "
                      f"| {r['gap']:+.1f} | {100 * r['validation']['score'] / data['teacher']['validation']['score']:.1f}% "
