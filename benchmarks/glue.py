@@ -153,11 +153,13 @@ class TaskRun:
                     stages=data["stages"][:n_stages])
         return PipelineConfig.from_dict(data, where="pipeline")
 
-    def eval_config(self, model: Path):
+    def eval_config(self, model: Path, split: str | None = None, limit: int | None = None):
+        """The whole validation split (or ``limit`` seeded rows of ``split``)."""
         from hfcompress.config import EvalConfig
 
         return EvalConfig.from_dict({"task": self.name, "model": str(model), "batch_size": 32, "repeats": 3,
-                                     **(SMOKE_EVAL if self.smoke else {})}, where="evaluate")
+                                     "split": split, "limit": limit, **(SMOKE_EVAL if self.smoke else {})},
+                                    where="evaluate")
 
     # ---- stages ----------------------------------------------------------------------------------------
     def stage_file(self, stage: str) -> Path:
@@ -189,10 +191,10 @@ class TaskRun:
             self.run_stage(stage, force=True)
         return folder
 
-    def evaluation(self, model: Path) -> dict:
+    def evaluation(self, model: Path, split: str | None = None, limit: int | None = None) -> dict:
         from hfcompress.evaluation import evaluate_model
 
-        return self.summary(evaluate_model(self.eval_config(model)), model)
+        return self.summary(evaluate_model(self.eval_config(model, split, limit)), model)
 
     def summary(self, record: dict, model: Path) -> dict:
         return {"metrics": record["metrics"], "score": task_score(self.name, record["metrics"]),
@@ -211,16 +213,12 @@ class TaskRun:
         return max(collections.Counter(labels).values()) / len(labels)
 
     def _teacher(self) -> dict:
-        from hfcompress.api import run_method
-
         cfg = self.train_config()
-        resume = self._has_checkpoint(self.teacher_dir)
-        run_method("train", cfg, resume=resume, overwrite=not resume)
+        self.run_resumable("train", cfg)
         return {"config": cfg.to_dict(), **self.evaluation(self.teacher_dir)}
 
     def _pipeline_prefix(self, n: int) -> list[dict]:
         """Run the recipe's pipeline up to stage ``n`` (finished stages are kept by run_pipeline)."""
-        from hfcompress.api import run_method
         from hfcompress.pipeline.run import run_pipeline
 
         self.need("teacher", self.teacher_dir)
@@ -230,8 +228,7 @@ class TaskRun:
         def runner(section):
             def run(stage_cfg):
                 start = time.perf_counter()
-                resume = self._has_checkpoint(Path(stage_cfg.output_dir))
-                run_method(section, stage_cfg, resume=resume, overwrite=not resume)
+                self.run_resumable(section, stage_cfg)
                 timings[Path(stage_cfg.output_dir).name] = time.perf_counter() - start
             return run
 
@@ -245,7 +242,6 @@ class TaskRun:
         return self._pipeline_prefix(1)
 
     def _remedy(self) -> dict:
-        from hfcompress.api import run_method
         from hfcompress.distill.config import DistillConfig
 
         if self.name == "wnli" and not self.smoke:
@@ -260,8 +256,7 @@ class TaskRun:
         data["epochs"] = data["epochs"] * (1 if self.smoke else REMEDY_EPOCHS_FACTOR)
         data["output_dir"] = str(self.work / "student3-remedy")
         cfg = DistillConfig.from_dict(data, where="remedy")
-        resume = self._has_checkpoint(Path(cfg.output_dir))
-        run_method("distill", cfg, resume=resume, overwrite=not resume)
+        self.run_resumable("distill", cfg)
         out = {"needed": True, "config": cfg.to_dict(), **self.evaluation(Path(cfg.output_dir))}
         out["collapsed"] = collapsed(out)
         return out
@@ -274,12 +269,9 @@ class TaskRun:
         return out
 
     def _narrow(self) -> dict:
-        from hfcompress.api import run_method
-
         self.need("teacher", self.teacher_dir)
         cfg = self.distill_config()
-        resume = self._has_checkpoint(self.narrow_dir)
-        run_method("distill", cfg, resume=resume, overwrite=not resume)
+        self.run_resumable("distill", cfg)
         return {"config": cfg.to_dict(), **self.evaluation(self.narrow_dir)}
 
     def _timing(self) -> dict:
@@ -312,11 +304,16 @@ class TaskRun:
         return out
 
     @staticmethod
-    def _has_checkpoint(output_dir: Path) -> bool:
+    def run_resumable(section: str, cfg):
+        """Run method ``section`` on ``cfg``: resumed from the last checkpoint under its output folder when
+        an interrupted run left one, else from scratch (overwriting a half-written folder)."""
         from transformers.trainer_utils import get_last_checkpoint
 
-        ckpt = Path(output_dir) / "checkpoints"
-        return ckpt.is_dir() and get_last_checkpoint(str(ckpt)) is not None
+        from hfcompress.api import run_method
+
+        ckpt = Path(cfg.output_dir) / "checkpoints"
+        resume = ckpt.is_dir() and get_last_checkpoint(str(ckpt)) is not None
+        return run_method(section, cfg, resume=resume, overwrite=not resume)
 
 
 # ---- the table ---------------------------------------------------------------------------------------
@@ -375,9 +372,10 @@ def build_table(results: Path, tasks: list[str], mirror: str) -> tuple[dict, str
         path = results / f"text_augment_{t}.json"
         if path.is_file():
             aug = json.loads(path.read_text())
+            recipe, augmented = aug["variants"]  # text_augment.py writes them in this order
             table["augmentation"][t] = {"copies": aug["copies"], **{
-                v["variant"].split("-")[0]: {k: v[k] for k in ("validation", "fit", "gap", "global_step")}
-                for v in aug["variants"]}}
+                name: {k: v[k] for k in ("validation", "fit", "gap", "global_step")}
+                for name, v in (("recipe", recipe), ("augmented", augmented))}}
     qnli_val = Path(mirror, "nyu-mll/glue/qnli").is_dir()
     table["available_offline"] = trainable
     return table, markdown(table, wanted, trainable, qnli_val)

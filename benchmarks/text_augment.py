@@ -35,33 +35,22 @@ import time
 from pathlib import Path
 
 from common import RESULTS, WORK, require_mirror
-from glue import SMOKE_EVAL, TITLES, TaskRun, atomic_write, cell, task_score
+from glue import TITLES, TaskRun, atomic_write, cell
 
 FIT_SAMPLE = 500  # train rows evaluated for the fit-vs-validation gap
 
 
-def evaluate(run: TaskRun, model: Path, split: str | None, limit: int | None, smoke: bool) -> dict:
-    from hfcompress.config import EvalConfig
-    from hfcompress.evaluation import evaluate_model
-
-    extra = SMOKE_EVAL if smoke else {}
-    cfg = EvalConfig.from_dict({"task": run.name, "model": str(model), "batch_size": 32, "repeats": 1,
-                                "split": split, "limit": limit, **extra}, where="evaluate")
-    rec = evaluate_model(cfg)
-    return {"metrics": rec["metrics"], "score": task_score(run.name, rec["metrics"]), "n_examples": rec["n_examples"]}
-
-
-def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, change: dict,
-            reuse_glue: bool = False) -> dict:
-    from hfcompress.api import run_method
+def variant(run: TaskRun, name: str, out_dir: Path, results: Path, change: dict, reuse_glue: bool = False) -> dict:
+    """One student: glue.py's narrow student (``reuse_glue``) or the recipe's with ``change``, evaluated."""
     from hfcompress.distill.config import DistillConfig
+    from hfcompress.hub.record import CompressionRecord
 
     path = results / f"{name}.json"
     if path.is_file():
         print(f"[text_augment] {name}: done earlier ({path}), skipping", flush=True)
         return json.loads(path.read_text())
     start = time.perf_counter()
-    if reuse_glue and not smoke:
+    if reuse_glue and not run.smoke:
         cfg = run.distill_config()
         run.need("narrow", run.narrow_dir)  # glue.py's narrow student is this variant
         out_dir = run.narrow_dir
@@ -69,16 +58,14 @@ def variant(run: TaskRun, name: str, out_dir: Path, results: Path, smoke: bool, 
         run.need("teacher", run.teacher_dir)
         data = {**run.distill_config().to_dict(), "output_dir": str(out_dir), **change}
         cfg = DistillConfig.from_dict(data, where="distill")
-        resume = run._has_checkpoint(out_dir)
-        run_method("distill", cfg, resume=resume, overwrite=not resume)
-    from hfcompress.hub.load import load
-
-    stage = load(out_dir).record.stages[-1]
+        run.run_resumable("distill", cfg)
+    # the distillation's record, from config.json (no need to load the weights for it)
+    stage = CompressionRecord.from_model_config(json.loads((out_dir / "config.json").read_text())).stages[-1]
     out = {"variant": name, "config": cfg.to_dict(), "model_dir": str(out_dir),
            "global_step": stage.result.get("global_step"), "train_seconds": stage.result.get("train_seconds"),
            "text_augmentation": stage.result.get("text_augmentation"),
-           "validation": evaluate(run, out_dir, None, None, smoke),
-           "fit": evaluate(run, out_dir, run.task.train_split, FIT_SAMPLE, smoke)}
+           "validation": run.evaluation(out_dir),
+           "fit": run.evaluation(out_dir, run.task.train_split, FIT_SAMPLE)}
     out["gap"] = out["fit"]["score"] - out["validation"]["score"]
     out["seconds"] = time.perf_counter() - start
     atomic_write(path, json.dumps(out, indent=2) + "\n")
@@ -148,14 +135,14 @@ def main() -> None:
     teacher_path = results / "teacher.json"
     if not teacher_path.is_file():
         run.need("teacher", run.teacher_dir)
-        teacher = {"validation": evaluate(run, run.teacher_dir, None, None, args.smoke),
-                   "fit": evaluate(run, run.teacher_dir, run.task.train_split, FIT_SAMPLE, args.smoke)}
+        teacher = {"validation": run.evaluation(run.teacher_dir),
+                   "fit": run.evaluation(run.teacher_dir, run.task.train_split, FIT_SAMPLE)}
         atomic_write(teacher_path, json.dumps(teacher, indent=2) + "\n")
     teacher = json.loads(teacher_path.read_text())
-    rows = [variant(run, "recipe", work / "text-augment" / name / "recipe", results, args.smoke,
+    rows = [variant(run, "recipe", work / "text-augment" / name / "recipe", results,
                     {**subset, "epochs": recipe_epochs}, reuse_glue=not subset and args.recipe_epochs is None),
             variant(run, f"augmented-{args.copies}", work / "text-augment" / name / f"augmented-{args.copies}",
-                    results, args.smoke, {**subset, "text_augmentation": {"copies": args.copies}, "epochs": epochs})]
+                    results, {**subset, "text_augmentation": {"copies": args.copies}, "epochs": epochs})]
     data = {"task": args.task, "copies": args.copies, "train_samples": args.train_samples, "teacher": teacher,
             "variants": rows, "command": "python benchmarks/text_augment.py " + " ".join(sys.argv[1:])}
     md = markdown(args.task, data)

@@ -88,14 +88,19 @@ class WordReplacer:
         boundary = ~inside | self.starts[safe] | self.special[safe]
         return inside & self.word[safe] & np.append(boundary[1:], True)
 
-    def replace(self, ids: list[int], rng: np.random.Generator, prob: float) -> list[int]:
+    def replace(self, ids: list[int], rng: np.random.Generator, prob: float) -> tuple[list[int], int, int]:
+        """``ids`` with each replaceable word swapped, with probability ``prob``, for one of its neighbours;
+        also how many words were replaceable and how many were swapped."""
         out = np.array(ids)
-        for pos in np.flatnonzero(self.replaceable(out)):
+        positions = np.flatnonzero(self.replaceable(out))
+        swapped = 0
+        for pos in positions:
             if rng.random() < prob:
                 near = self.table.get(int(out[pos]))
                 if near is not None and len(near):
                     out[pos] = near[rng.integers(len(near))]
-        return out.tolist()
+                    swapped += 1
+        return out.tolist(), len(positions), swapped
 
 
 def augment_dataset(data, tokenizer, embeddings: torch.Tensor, cfg: TextAugmentConfig, seed: int = 0,
@@ -108,24 +113,7 @@ def augment_dataset(data, tokenizer, embeddings: torch.Tensor, cfg: TextAugmentC
         raise ConfigError(f"{where}: the training rows have no input_ids (a text task is needed)")
     replacer = WordReplacer(tokenizer, embeddings, cfg.neighbours, where)
     replacer.build_table(np.concatenate([np.asarray(r) for r in data["input_ids"]]) if len(data) else np.array([]))
-    counts = {"words": 0, "replaced": 0}
-
-    def copy_of(k: int):
-        def fn(batch, indices):
-            new = []
-            for row, i in zip(batch["input_ids"], indices):
-                rng = np.random.default_rng([seed, k, i])
-                changed = replacer.replace(row, rng, cfg.replace_prob)
-                counts["words"] += int(replacer.replaceable(np.array(row)).sum())
-                counts["replaced"] += int(sum(a != b for a, b in zip(row, changed)))
-                new.append(changed)
-            out = {"input_ids": new}
-            if unlabel is not None:
-                out["labels"] = [unlabel] * len(new)
-            return out
-        return fn
-
-    unlabel = None
+    unlabel = None  # what a copy's label becomes (None: it keeps its source's)
     if not cfg.label_copies and "labels" in data.column_names:
         from datasets import ClassLabel, Value
 
@@ -133,6 +121,18 @@ def augment_dataset(data, tokenizer, embeddings: torch.Tensor, cfg: TextAugmentC
             data = data.cast_column("labels", Value("int64"))
         dtype = str(getattr(data.features["labels"], "dtype", ""))
         unlabel = float("nan") if dtype.startswith("float") else UNLABELLED
+    counts = {"words": 0, "replaced": 0}
+
+    def copy_of(k: int):
+        def fn(batch, indices):
+            new = []
+            for row, i in zip(batch["input_ids"], indices):
+                changed, words, swapped = replacer.replace(row, np.random.default_rng([seed, k, i]), cfg.replace_prob)
+                counts["words"] += words
+                counts["replaced"] += swapped
+                new.append(changed)
+            return {"input_ids": new, **({"labels": [unlabel] * len(new)} if unlabel is not None else {})}
+        return fn
 
     copies = [data.map(copy_of(k), batched=True, with_indices=True, load_from_cache_file=False,
                        desc=f"augmenting (copy {k + 1} of {cfg.copies})") for k in range(cfg.copies)]

@@ -365,8 +365,8 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
         src = typed
     # quantize_static writes its augmented calibration model into its own temporary directory
     quantize_static(str(src), str(dst), _reader(samples), quant_format=fmt, op_types_to_quantize=operators,
-                    nodes_to_exclude=excluded + shape_gathers, per_channel=per_channel, calibrate_method=method, extra_options=extra,
-                    **types)
+                    nodes_to_exclude=excluded + shape_gathers, per_channel=per_channel, calibrate_method=method,
+                    extra_options=extra, **types)
     calibration = {"method": cfg.calibration or "minmax", "samples": len(samples)}
     if method == CalibrationMethod.Percentile:
         calibration["percentile"] = cfg.percentile
