@@ -48,6 +48,8 @@ SHIFT = SST2_SHIFT
 # the targets for the pipelines (ratios measured side by side in one run)
 TARGETS = {"speedup_vs_best": 4.0, "size_reduction": 10.0, "max_drop_points": 1.0, "ood_slack_points": 2.0}
 KINDS = {"batch_1": "b1", "batch_32": "b32", "batch_32_sorted": "b32 sorted"}
+NARROWED, NARROWED_STAGE = "pruned3", "fast/03-prune"
+NARROW_TARGET = {"share": 0.96, "speedup_vs_eager_b32": 4.0}  # the narrow-student target
 
 
 def share_first_stage(configs: dict[str, PipelineConfig]) -> None:
@@ -123,14 +125,18 @@ def main() -> None:
             stages[name] = {"path": stage.output_dir, "record": rec,
                             "method": getattr(stage.config, "method", stage.section)}
     # timed: the baselines, the shared 3-layer student and each variant's final model
-    timed = {**paths, "student3": stages["headline/01-distill"]["path"],
+    # and the fast pipeline's student after its two cuts, still in PyTorch: a student narrowed by
+    # pruning, read against the narrow-student target (PyTorch vs PyTorch)
+    timed = {**paths, "student3": stages["headline/01-distill"]["path"], NARROWED: stages[NARROWED_STAGE]["path"],
              **{v: stages[f"{v}/{cfg.plan()[-1].name}"]["path"] for v, cfg in configs.items()}}
-    labels.update({"student3": "3-layer student (stage 01 of both), PyTorch eager"})
+    labels.update({"student3": "3-layer student (stage 01 of both), PyTorch eager",
+                   NARROWED: "3-layer student, FFN and heads halved (fast stage 03), PyTorch eager"})
     labels.update({v: f"{v}: " + " -> ".join(s["method"] for k, s in stages.items() if k.startswith(v + "/"))
                    for v in configs})
     for v, cfg in configs.items():
         clean[v] = records[v][-1]
     clean["student3"] = records["headline"][0]
+    clean[NARROWED] = stages[NARROWED_STAGE]["record"]
 
     shifted = {}
     for name, path in timed.items():
@@ -222,6 +228,12 @@ def main() -> None:
         teacher_share = t_ood / t_metric
         checks[f"{v}: out of distribution keeps >= the teacher's share ({teacher_share:.1%}) - 2 points"] = \
             m["ood_share_of_clean"] >= teacher_share - TARGETS["ood_slack_points"] / 100
+    m = data["models"][NARROWED]
+    for threads, tim in data["timing"].items():
+        checks[f"{NARROWED_STAGE} (narrowed by pruning, not a TinyBERT config): >= {NARROW_TARGET['share']:.0%} of "
+               f"the teacher at >= {NARROW_TARGET['speedup_vs_eager_b32']:g}x, b32, PyTorch vs PyTorch, {threads} "
+               f"thread(s)"] = (m[metric] / t_metric >= NARROW_TARGET["share"] and
+                                tim["models"][NARROWED]["batch_32"]["speedup"] >= NARROW_TARGET["speedup_vs_eager_b32"])
     data["targets_met"] = checks
     report = build_report([report_in], results / "perf_sst2_report", baseline=labels["teacher"],
                           title="SST-2 pipelines against the teacher on PyTorch and ONNX Runtime")

@@ -58,9 +58,10 @@ def quantize(cfg: QuantizeConfig, *, model=None, resume: bool = False, overwrite
     check_output_dir(cfg.output_dir, inputs=[cfg.model, folder_of(model)], overwrite=overwrite)
     task = get_task(cfg.task, mirror=cfg.datasets_mirror)
     impl = backend(cfg.method)
-    if cfg.quantize_embeddings and task.modality != "text":
-        raise ConfigError(f"quantize.quantize_embeddings: {task.name} is an image task; only text models have "
-                          "embedding tables")
+    for name in ("quantize_embeddings", "embedding_bits"):
+        if getattr(cfg, name) and task.modality != "text":
+            raise ConfigError(f"quantize.{name}: {task.name} is an image task; only text models have "
+                              "embedding tables")
     if cfg.method == "auto":
         impl.check_supported(cfg.method, task.modality)
     else:

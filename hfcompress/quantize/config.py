@@ -68,6 +68,11 @@ class QuantizeConfig(Config):
     # onnx-static on text: store the embedding tables int8 too (their Gather quantized, as onnx-dynamic
     # does), so that the file shrinks like dynamic INT8's; False keeps them float. None: False
     quantize_embeddings: Optional[bool] = None
+    # onnx-dynamic / onnx-static on text: 4 stores the word-embedding table in 4 bits (blocks of 64
+    # along the hidden axis, one scale each: ONNX Runtime's GatherBlockQuantized), half of int8's
+    # size, so a larger vocabulary fits the same file (at O2 the embeddings then stay unfused).
+    # None: the method's default (8 bits for onnx-dynamic and quantize_embeddings, float otherwise)
+    embedding_bits: Optional[Literal[4, 8]] = None
     # -- bitsandbytes ----------------------------------------------------------------------
     bnb_4bit_quant_type: Literal["nf4", "fp4"] = "nf4"
     bnb_compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -115,6 +120,12 @@ class QuantizeConfig(Config):
         if self.quantize_embeddings is not None and self.method not in ("onnx-static", "auto"):
             raise ConfigError(f"{where}.quantize_embeddings: only onnx-static chooses it (onnx-dynamic always stores "
                               f"the embedding tables int8; method is {self.method!r})")
+        if self.embedding_bits is not None and self.method not in ("onnx-dynamic", "onnx-static"):
+            raise ConfigError(f"{where}.embedding_bits: only onnx-dynamic and onnx-static store the embedding "
+                              f"tables quantized (method is {self.method!r})")
+        if self.embedding_bits == 8 and self.method == "onnx-static" and not self.quantize_embeddings:
+            raise ConfigError(f"{where}.embedding_bits: onnx-static keeps the tables float unless "
+                              "quantize_embeddings is true; set it for 8-bit tables")
         for cand in self.auto_candidates or []:
             if cand not in METHODS or cand == "auto":
                 raise ConfigError(f"{where}.auto_candidates: unknown method {cand!r}; choose from "

@@ -54,13 +54,16 @@ def _modality(config, task) -> str:
 @dataclasses.dataclass
 class OnnxLoadedModel(LoadedModel):
     def weight_tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """The graph's initializers (int8 weights as stored), so parameter counts match the file."""
+        """The graph's initializers (int8 weights as stored, int4 ones widened to int8: torch has no
+        4-bit dtype), so parameter counts match the file."""
         import onnx
         from onnx import numpy_helper
 
         graph = onnx.load(str(self.path / "model.onnx")).graph
         for init in graph.initializer:
             array = numpy_helper.to_array(init)
+            if init.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4):
+                array = array.astype("int8")
             if array.ndim >= 1 and array.size > 1:
                 yield init.name, torch.from_numpy(array.copy())
 

@@ -376,6 +376,50 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
             **({"embeddings": {"int8_tables": tables}} if cfg.quantize_embeddings else {})}
 
 
+EMBEDDING_BLOCK = 64  # weights per 4-bit scale
+
+
+def int4_word_embeddings(src: Path, dst: Path, vocab_size: int) -> dict[str, Any]:
+    """The word-embedding lookup of ``src`` as ONNX Runtime's 4-bit ``GatherBlockQuantized``
+    (symmetric, one float scale per block of ``EMBEDDING_BLOCK`` weights along the hidden axis), written
+    to ``dst``; the INT8 pass that follows leaves that node alone.
+
+    ONNX Runtime's own weight-only quantizer (``MatMulNBitsQuantizer``) does the work. Only the table
+    with ``vocab_size`` rows is quantized: the position and token-type tables are small. Measured on
+    the 3-layer SST-2 student (benchmarks/work/glue/sst2, all 872 validation sentences, dynamic INT8
+    around it): blocks of 32 / 64 / 128 scored 88.88 / 88.76 / 88.19 against 88.42 with the int8
+    table and 88.65 in float; 64 costs 216 bytes a row against int8's 384, with no measurable latency
+    change (GatherBlockQuantized vs Gather + dequantize, 1 thread, b1 and b32)."""
+    import onnx
+    from onnxruntime.quantization import QuantFormat
+
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                     MatMulNBitsQuantizer)
+    except ImportError as exc:  # onnx-ir, which the onnx extra installs
+        raise HfCompressError(f"quantize.embedding_bits: 4 needs ONNX Runtime's weight-only quantizer: "
+                              f"{INSTALL_HINT} ({exc})") from None
+
+    graph = onnx.load(str(src), load_external_data=False).graph
+    tables = {t.name for t in graph.initializer
+              if len(t.dims) == 2 and t.dims[0] == vocab_size and t.data_type == onnx.TensorProto.FLOAT}
+    gathers = [n for n in graph.node if n.op_type == "Gather"]
+    words = [n.name for n in gathers if n.input[0] in tables]
+    if not words:
+        raise HfCompressError(f"quantize.embedding_bits: no Gather reads a {vocab_size}-row embedding table in "
+                              f"{src.name}; 4-bit tables need the plain word-embedding lookup")
+    algo = DefaultWeightOnlyQuantConfig(block_size=EMBEDDING_BLOCK, is_symmetric=True,
+                                        quant_format=QuantFormat.QOperator, op_types_to_quantize=("Gather",),
+                                        quant_axes=(("Gather", 1),))
+    # nodes_to_include adds to the op-type selection rather than narrowing it: exclude the others
+    quantizer = MatMulNBitsQuantizer(str(src), nodes_to_exclude=[n.name for n in gathers if n.name not in words],
+                                     algo_config=algo)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(dst), False)
+    return {"bits": 4, "block_size": EMBEDDING_BLOCK, "symmetric": True, "op": "GatherBlockQuantized",
+            "tables": sorted({n.input[0] for n in gathers if n.name in words})}
+
+
 def embedding_gathers(path: Path) -> tuple[list[str], list[str]]:
     """(names of the tables, names of the other Gather nodes): a table is a rank-2 float initializer that
     a Gather reads rows of (BERT's word, position and token-type embeddings)."""
@@ -444,13 +488,18 @@ def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: 
         optimised = work / "optimised.onnx"
         if modality == "text":
             optimize_text(current, optimised, model, level,
-                          embed_fusion=not (cfg.method == "onnx-static" and cfg.quantize_embeddings))
+                          embed_fusion=not ((cfg.method == "onnx-static" and cfg.quantize_embeddings)
+                                            or cfg.embedding_bits == 4))
         else:
             optimize_image(current, optimised, level, for_quantization=quantized)
         current = optimised
         result["optimization_level"] = level
         result["fused"] = fused_counts(current, model, modality)
         print(fused_line(result["fused"], level), flush=True)
+    if quantized and cfg.embedding_bits == 4 and modality == "text":
+        int4 = work / "int4-embeddings.onnx"
+        result["embeddings_int4"] = int4_word_embeddings(current, int4, model.config.vocab_size)
+        current = int4
     if quantized:
         samples = None
         if cfg.method == "onnx-static":
@@ -458,7 +507,9 @@ def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: 
             # type_vocab_size is 0) is dropped by the exporter, and ONNX Runtime refuses a feed that names it
             samples = calibration_samples(task, preprocessor, cfg, [i.name for i in _onnx_inputs(current)])
         quantized_path = work / "quantized.onnx"
-        result.update(quantize_graph(current, quantized_path, cfg, modality, optimised=bool(level), samples=samples))
+        # fused ops and GatherBlockQuantized are com.microsoft ops, outside ONNX's type inference
+        contrib = bool(level) or "embeddings_int4" in result
+        result.update(quantize_graph(current, quantized_path, cfg, modality, optimised=contrib, samples=samples))
         current = quantized_path
     else:
         result["scheme"] = "fp32"

@@ -55,7 +55,7 @@ def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
     assert "fast/01-distill is headline/01-distill (same config), copied" in proc.stdout
     data = json.loads((tmp_path / "results" / "perf_sst2.json").read_text())
     models = data["models"]
-    assert set(models) == {"teacher", "teacher-ort", "teacher-ort-O2", "student3", "headline", "fast"}
+    assert set(models) == {"teacher", "teacher-ort", "teacher-ort-O2", "student3", "pruned3", "headline", "fast"}
     timing = data["timing"]["1"]["models"]
     for name, t in timing.items():
         for kind in ("batch_1", "batch_32", "batch_32_sorted"):
@@ -68,6 +68,7 @@ def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
         ort = sorted(timing[b][kind]["speedup_vs_ort"] for b in ("teacher-ort", "teacher-ort-O2"))
         assert ort[0] <= 1.0 and ort[1] == pytest.approx(1.0)
     assert models["fast"]["parameters"] < models["headline"]["parameters"] < models["teacher"]["parameters"]
-    assert len(data["targets_met"]) == 2 * 5
+    assert models["fast"]["parameters"] < models["pruned3"]["parameters"] < models["student3"]["parameters"]
+    assert len(data["targets_met"]) == 2 * 5 + 1  # + the narrowed student's, per thread count
     md = (tmp_path / "results" / "perf_sst2.md").read_text()
     assert "b32 sorted vs best unsorted" in md and "Strongest teacher" in md and (tmp_path / "results" / "perf_sst2_report" / "report.md").is_file()

@@ -293,3 +293,52 @@ def test_quantize_embeddings_is_checked_before_anything_runs(tiny_resnet_dir, ti
         quantize(QuantizeConfig(task="cifar10", model=str(tiny_resnet_dir), output_dir=str(tmp_path / "b"),
                                 method="onnx-static", quantize_embeddings=True))
     assert not (tmp_path / "b").exists()
+
+
+@pytest.fixture(scope="module")
+def wide_bert_dir(tmp_path_factory):
+    """Rows of 128 (two 4-bit blocks): the tiny BERT's 32 would fit in less than one block."""
+    return helpers.save_tiny_bert(tmp_path_factory.mktemp("wide-bert"), hidden_size=128, num_hidden_layers=1)
+
+
+@pytest.mark.parametrize("method,level", [("onnx-dynamic", None), ("onnx-dynamic", "O2"), ("onnx-static", None)])
+def test_int4_word_embeddings(wide_bert_dir, tmp_path, use_fixture_mirror, method, level):
+    """embedding_bits 4: the word table becomes one GatherBlockQuantized (about half of int8's bytes),
+    the other tables are left to the INT8 method, outputs stay close, and the folder reloads and evaluates."""
+    task, tiny_bert_dir = get_task("sst2"), wide_bert_dir
+    fp32 = hfcompress.load(tiny_bert_dir, task=task)
+    static = {"calibration_samples": 16, "quantize_embeddings": True} if method == "onnx-static" else {}
+    folders = {}
+    for bits in (8, 4):
+        folders[bits] = out = tmp_path / f"{method}-{level}-{bits}"
+        summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method=method,
+                                          optimization_level=level, embedding_bits=bits, **static))
+        assert ("embeddings_int4" in summary) == (bits == 4)
+    assert summary["embeddings_int4"]["tables"] == ["bert.embeddings.word_embeddings.weight"]
+    graph = onnx.load(str(folders[4] / "model.onnx")).graph
+    packed = [n for n in graph.node if n.op_type == "GatherBlockQuantized"]
+    assert len(packed) == 1 and packed[0].input[0].startswith("bert.embeddings.word_embeddings")
+    assert O.op_counts(folders[4] / "model.onnx")["EmbedLayerNormalization"] == 0
+    vocab, hidden = fp32.config.vocab_size, fp32.config.hidden_size
+    table = next(t for t in graph.initializer if t.name == packed[0].input[0])
+    assert table.data_type == onnx.TensorProto.INT4 and len(table.raw_data) == vocab * hidden // 2
+    size = {bits: (f / "model.onnx").stat().st_size for bits, f in folders.items()}
+    assert size[4] < size[8]  # (by about a third of the table here: the graph around it is most of the file)
+    batch = text_batch(fp32)
+    assert_close_to_fp32(fp32.predict(batch), hfcompress.load(folders[4], task=task).predict(batch), 0.15)
+    result = hfcompress.evaluate_model(hfcompress.EvalConfig(task="sst2", model=str(folders[4]), limit=8, repeats=1))
+    assert result["efficiency"]["parameters"] > vocab * hidden
+
+
+def test_embedding_bits_is_checked_before_anything_runs(tiny_resnet_dir, tiny_bert_dir, tmp_path):
+    base = {"task": "sst2", "model": str(tiny_bert_dir), "output_dir": str(tmp_path / "a")}
+    with pytest.raises(ConfigError, match=r"quantize\.embedding_bits: only onnx-dynamic and onnx-static"):
+        QuantizeConfig.from_dict({**base, "method": "torch-dynamic", "embedding_bits": 4}, where="quantize")
+    with pytest.raises(ConfigError, match=r"quantize\.embedding_bits: onnx-static keeps the tables float"):
+        QuantizeConfig.from_dict({**base, "method": "onnx-static", "embedding_bits": 8}, where="quantize")
+    with pytest.raises(ConfigError, match=r"quantize\.embedding_bits"):
+        QuantizeConfig.from_dict({**base, "method": "onnx-dynamic", "embedding_bits": 2}, where="quantize")
+    with pytest.raises(ConfigError, match=r"quantize\.embedding_bits: cifar10 is an image task"):
+        quantize(QuantizeConfig(task="cifar10", model=str(tiny_resnet_dir), output_dir=str(tmp_path / "b"),
+                                method="onnx-dynamic", embedding_bits=4))
+    assert not (tmp_path / "b").exists()
