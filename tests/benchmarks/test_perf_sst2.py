@@ -67,7 +67,8 @@ def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
     for kind in ("batch_1", "batch_32"):  # "vs ORT" is against the faster ORT teacher: it is 1.0x, the other <= 1
         ort = sorted(timing[b][kind]["speedup_vs_ort"] for b in ("teacher-ort", "teacher-ort-O2"))
         assert ort[0] <= 1.0 and ort[1] == pytest.approx(1.0)
-    assert models["fast"]["parameters"] < models["headline"]["parameters"] < models["teacher"]["parameters"]
+    # (fast keeps 20,000 more vocabulary ids than headline, so the two are not ordered at smoke budgets)
+    assert models["headline"]["parameters"] < models["student3"]["parameters"] < models["teacher"]["parameters"]
     assert models["fast"]["parameters"] < models["pruned3"]["parameters"] < models["student3"]["parameters"]
     assert len(data["targets_met"]) == 2 * 5 + 1  # + the narrowed student's, per thread count
     md = (tmp_path / "results" / "perf_sst2.md").read_text()
