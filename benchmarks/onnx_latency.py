@@ -50,13 +50,13 @@ def main() -> None:
     fused = O.fused_counts(work / "o2.onnx", loaded.model, "text")
     print(O.fused_line(fused, "O2"))
     samples = O.calibration_samples(task, loaded.preprocessor, cfg, names)
-    O.quantize_graph(work / "o2.onnx", work / "dynamic.onnx", cfg, "text", optimised=True)
-    O.quantize_graph(work / "o2.onnx", work / "static.onnx", cfg, "text", optimised=True, samples=samples)
-    O.quantize_graph(work / "o2.onnx", work / "static-all.onnx", cfg, "text", optimised=True, samples=samples,
+    O.quantize_graph(work / "o2.onnx", work / "dynamic.onnx", cfg, "text", contrib_ops=True)
+    O.quantize_graph(work / "o2.onnx", work / "static.onnx", cfg, "text", contrib_ops=True, samples=samples)
+    O.quantize_graph(work / "o2.onnx", work / "static-all.onnx", cfg, "text", contrib_ops=True, samples=samples,
                      exclude_ffn_output=False)
     O.quantize_graph(work / "o2.onnx", work / "static-qop.onnx", dataclasses.replace(cfg, onnx_format="qoperator"),
-                     "text", optimised=True, samples=samples)
-    O.quantize_graph(work / "plain.onnx", work / "dynamic-plain.onnx", cfg, "text", optimised=False)
+                     "text", contrib_ops=True, samples=samples)
+    O.quantize_graph(work / "plain.onnx", work / "dynamic-plain.onnx", cfg, "text", contrib_ops=False)
     models = {"PyTorch eager (fp32)": loaded.model}
     labels = {"plain.onnx": "ONNX fp32, no optimisation", "o2.onnx": "ONNX fp32, O2 fused",
               "dynamic-plain.onnx": "ONNX dynamic INT8 (no optimisation)", "dynamic.onnx": "ONNX dynamic INT8 (O2)",

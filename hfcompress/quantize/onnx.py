@@ -310,12 +310,14 @@ def _reader(samples: list[dict]):
     return Reader()
 
 
-def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, optimised: bool,
+def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, contrib_ops: bool,
                    samples: Optional[list[dict]] = None, exclude_ffn_output: bool = True) -> dict[str, Any]:
     """Dynamic or (``samples`` given) static INT8 of ``src`` into ``dst``; returns what the record keeps.
 
     Static text INT8 keeps the FFN output projections in float (see :func:`gelu_fed_matmuls`) unless
-    ``exclude_ffn_output`` is False (the benchmark measures both)."""
+    ``exclude_ffn_output`` is False (the benchmark measures both). ``contrib_ops``: ``src`` holds
+    com.microsoft ops (the optimizer's fused ones, GatherBlockQuantized), which ONNX's type inference
+    does not know."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_dynamic, quantize_static
 
@@ -324,7 +326,7 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
     per_channel = True if cfg.per_channel is None else cfg.per_channel
     # The optimizer's fused ops (com.microsoft) have no ONNX type inference: without a default
     # tensor type the quantizer's shape inference fails on them.
-    extra: dict[str, Any] = {"DefaultTensorType": onnx.TensorProto.FLOAT} if optimised else {}
+    extra: dict[str, Any] = {"DefaultTensorType": onnx.TensorProto.FLOAT} if contrib_ops else {}
     result: dict[str, Any] = {"isa_preset": preset, "per_channel": per_channel, "reduce_range": types["reduce_range"],
                               "weights_dtype": types["weight_type"].name}
     if samples is None:
@@ -354,7 +356,7 @@ def quantize_graph(src: Path, dst: Path, cfg: QuantizeConfig, modality: str, opt
     if method == CalibrationMethod.Percentile:
         extra["CalibPercentile"] = cfg.percentile
     fmt = QuantFormat.QOperator if cfg.onnx_format == "qoperator" else QuantFormat.QDQ
-    if optimised:
+    if contrib_ops:
         # The calibrator only collects ranges of tensors with a known float type, and ONNX's shape
         # inference gives none after a fused com.microsoft op (measured: the pooler's input then has
         # no range and quantize_static fails). ONNX Runtime's symbolic shape inference knows them.
@@ -390,7 +392,6 @@ def int4_word_embeddings(src: Path, dst: Path, vocab_size: int) -> dict[str, Any
     around it): blocks of 32 / 64 / 128 scored 88.88 / 88.76 / 88.19 against 88.42 with the int8
     table and 88.65 in float; 64 costs 216 bytes a row against int8's 384, with no measurable latency
     change (GatherBlockQuantized vs Gather + dequantize, 1 thread, b1 and b32)."""
-    import onnx
     from onnxruntime.quantization import QuantFormat
 
     try:
@@ -400,33 +401,30 @@ def int4_word_embeddings(src: Path, dst: Path, vocab_size: int) -> dict[str, Any
         raise HfCompressError(f"quantize.embedding_bits: 4 needs ONNX Runtime's weight-only quantizer: "
                               f"{INSTALL_HINT} ({exc})") from None
 
-    graph = onnx.load(str(src), load_external_data=False).graph
-    tables = {t.name for t in graph.initializer
-              if len(t.dims) == 2 and t.dims[0] == vocab_size and t.data_type == onnx.TensorProto.FLOAT}
-    gathers = [n for n in graph.node if n.op_type == "Gather"]
-    words = [n.name for n in gathers if n.input[0] in tables]
-    if not words:
+    tables, others = embedding_gathers(src, rows=vocab_size)
+    if not tables:
         raise HfCompressError(f"quantize.embedding_bits: no Gather reads a {vocab_size}-row embedding table in "
                               f"{src.name}; 4-bit tables need the plain word-embedding lookup")
     algo = DefaultWeightOnlyQuantConfig(block_size=EMBEDDING_BLOCK, is_symmetric=True,
                                         quant_format=QuantFormat.QOperator, op_types_to_quantize=("Gather",),
                                         quant_axes=(("Gather", 1),))
     # nodes_to_include adds to the op-type selection rather than narrowing it: exclude the others
-    quantizer = MatMulNBitsQuantizer(str(src), nodes_to_exclude=[n.name for n in gathers if n.name not in words],
-                                     algo_config=algo)
+    quantizer = MatMulNBitsQuantizer(str(src), nodes_to_exclude=others, algo_config=algo)
     quantizer.process()
     quantizer.model.save_model_to_file(str(dst), False)
     return {"bits": 4, "block_size": EMBEDDING_BLOCK, "symmetric": True, "op": "GatherBlockQuantized",
-            "tables": sorted({n.input[0] for n in gathers if n.name in words})}
+            "tables": tables}
 
 
-def embedding_gathers(path: Path) -> tuple[list[str], list[str]]:
+def embedding_gathers(path: Path, rows: Optional[int] = None) -> tuple[list[str], list[str]]:
     """(names of the tables, names of the other Gather nodes): a table is a rank-2 float initializer that
-    a Gather reads rows of (BERT's word, position and token-type embeddings)."""
+    a Gather reads rows of (BERT's word, position and token-type embeddings); with ``rows``, only a table
+    of that many rows counts (the word table: ``vocab_size``) and the other lookups are "other" too."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    tables = {t.name for t in graph.initializer if len(t.dims) == 2 and t.data_type == onnx.TensorProto.FLOAT}
+    tables = {t.name for t in graph.initializer if len(t.dims) == 2 and t.data_type == onnx.TensorProto.FLOAT
+              and rows in (None, t.dims[0])}
     gathers = [n for n in graph.node if n.op_type == "Gather"]
     found = sorted({n.input[0] for n in gathers if n.input[0] in tables})
     return found, [n.name for n in gathers if n.input[0] not in tables]
@@ -496,7 +494,7 @@ def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: 
         result["optimization_level"] = level
         result["fused"] = fused_counts(current, model, modality)
         print(fused_line(result["fused"], level), flush=True)
-    if quantized and cfg.embedding_bits == 4 and modality == "text":
+    if quantized and cfg.embedding_bits == 4:  # (text only: quantize() refuses it for image tasks)
         int4 = work / "int4-embeddings.onnx"
         result["embeddings_int4"] = int4_word_embeddings(current, int4, model.config.vocab_size)
         current = int4
@@ -509,7 +507,7 @@ def finish_graph(exported: Path, model, modality: str, task, preprocessor, cfg: 
         quantized_path = work / "quantized.onnx"
         # fused ops and GatherBlockQuantized are com.microsoft ops, outside ONNX's type inference
         contrib = bool(level) or "embeddings_int4" in result
-        result.update(quantize_graph(current, quantized_path, cfg, modality, optimised=contrib, samples=samples))
+        result.update(quantize_graph(current, quantized_path, cfg, modality, contrib_ops=contrib, samples=samples))
         current = quantized_path
     else:
         result["scheme"] = "fp32"

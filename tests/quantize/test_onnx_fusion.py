@@ -305,13 +305,13 @@ def wide_bert_dir(tmp_path_factory):
 def test_int4_word_embeddings(wide_bert_dir, tmp_path, use_fixture_mirror, method, level):
     """embedding_bits 4: the word table becomes one GatherBlockQuantized (about half of int8's bytes),
     the other tables are left to the INT8 method, outputs stay close, and the folder reloads and evaluates."""
-    task, tiny_bert_dir = get_task("sst2"), wide_bert_dir
-    fp32 = hfcompress.load(tiny_bert_dir, task=task)
+    task = get_task("sst2")
+    fp32 = hfcompress.load(wide_bert_dir, task=task)
     static = {"calibration_samples": 16, "quantize_embeddings": True} if method == "onnx-static" else {}
     folders = {}
     for bits in (8, 4):
         folders[bits] = out = tmp_path / f"{method}-{level}-{bits}"
-        summary = quantize(QuantizeConfig(task="sst2", model=str(tiny_bert_dir), output_dir=str(out), method=method,
+        summary = quantize(QuantizeConfig(task="sst2", model=str(wide_bert_dir), output_dir=str(out), method=method,
                                           optimization_level=level, embedding_bits=bits, **static))
         assert ("embeddings_int4" in summary) == (bits == 4)
     assert summary["embeddings_int4"]["tables"] == ["bert.embeddings.word_embeddings.weight"]
