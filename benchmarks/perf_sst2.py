@@ -8,7 +8,8 @@ Starts from the benchmark teacher (``python benchmarks/teacher.py --task sst2``)
 their folders, the pipeline recipes in ``VARIANTS``: the headline ``recipes/pipeline-sst2.yaml`` and
 ``recipes/pipeline-sst2-fast.yaml``. Their identical first stage (the 3-layer student) is trained once and
 copied. Then, per thread count, every model is loaded and timed on the whole SST-2 validation split,
-all models alternating round by round (``speed.time_split_passes``):
+all models alternating round by round, each model in a process of its own as it would be served
+(``speed.time_split_passes``; ``--same-process`` times them all in this one, as runs before 2026-12-04 did):
 
 - batch 1: the first 100 validation sentences one by one;
 - batch 32: all 872 sentences in batches of 32, split order, dynamic padding;
@@ -80,6 +81,8 @@ def main() -> None:
     ap.add_argument("--teacher", default=str(WORK / "teacher-sst2"), help="the fine-tuned SST-2 teacher folder")
     ap.add_argument("--out", help="models and results under this folder (default: benchmarks/work/perf-sst2 and "
                                   "benchmarks/results)")
+    ap.add_argument("--same-process", action="store_true",
+                    help="time every model in this process (their thread pools then share the cores)")
     ap.add_argument("--smoke", action="store_true", help="tiny budgets (32 training rows per stage, 64 "
                                                          "evaluation rows, 1 round): checks the script, measures nothing")
     args = ap.parse_args()
@@ -172,7 +175,7 @@ def main() -> None:
     for threads in [int(t) for t in args.threads.split(",")]:
         set_threads(threads)
         timing = time_split_passes(task, {n: str(p) for n, p in timed.items()}, task.eval_splits[0], args.rounds,
-                                   limit=64 if args.smoke else None)
+                                   limit=64 if args.smoke else None, processes=not args.same_process)
         env = environment(threads)
         # the strongest baseline per workload: the fastest of the teacher's runtimes (eager, ORT, ORT O2)
         fastest = {kind: min(BASELINES, key=lambda b: timing[b][kind]["pass_ms_median"]) for kind in KINDS}
@@ -186,7 +189,7 @@ def main() -> None:
             t["batch_32_sorted"]["speedup_vs_best_unsorted"] = (timing[fastest["batch_32"]]["batch_32"]["pass_ms_median"]
                                                                 / t["batch_32_sorted"]["pass_ms_median"])
         data["timing"][str(threads)] = {"environment": env, "rounds": args.rounds, "models": timing,
-                                        "fastest_teacher": fastest}
+                                        "fastest_teacher": fastest, "own_process": not args.same_process}
         rows = []
         for name in timed:
             m, t = data["models"][name], timing[name]
@@ -245,11 +248,13 @@ def main() -> None:
                   f"{s['parameters'] / 1e6:.2f} M |" for n, s in data["stages"].items()]
     md = "\n".join([
         "# SST-2 pipelines against the strongest baseline (teacher on ONNX Runtime fp32)", "",
-        f"Command: `python benchmarks/perf_sst2.py --threads {args.threads} --rounds {args.rounds}`", "",
+        f"Command: `python benchmarks/perf_sst2.py --threads {args.threads} --rounds {args.rounds}"
+        f"{' --same-process' if args.same_process else ''}`", "",
         "Teacher: `benchmarks/work/teacher-sst2` (`python benchmarks/teacher.py --task sst2`). Pipelines: "
         + ", ".join(f"{v} = `recipes/{r}`" for v, r in VARIANTS.items()) + ". "
         f"{metric} on all {clean['teacher']['n_examples']} SST-2 validation sentences. Timing: whole passes, all "
-        f"models alternating for {args.rounds} rounds in one run; ms per call (a sentence at b1, a batch of 32 "
+        f"models alternating for {args.rounds} rounds in one run, "
+        f"{'all in this one process' if args.same_process else 'each model in its own process (as served)'}; ms per call (a sentence at b1, a batch of 32 "
         "otherwise); b1 = the first 100 validation sentences one by one, b32 = all 872 in batches of 32 with "
         "dynamic padding, b32 sorted = the same sorted by length first (serving-side bucketing; its speed-ups "
         "compare with the teacher served the same way, the last column with the strongest teacher unsorted). "

@@ -75,28 +75,102 @@ def split_workloads(task, preprocessor, split: str, *, single: int = 100, batch_
 
 
 def time_split_passes(task, models: dict[str, str], split: str, rounds: int, single: int = 100,
-                      limit: int | None = None) -> dict:
+                      limit: int | None = None, processes: bool = True) -> dict:
     """Time whole passes over a split's serving workloads (:func:`split_workloads`), all models alternating
     round by round; per workload the median pass time, and per call (sentence or batch) its share.
-    Models are loaded here, after the caller fixed the thread count (ONNX Runtime reads it at load)."""
-    loaded = {name: load(path, task=task) for name, path in models.items()}
-    work = {name: split_workloads(task, lm.preprocessor, split, single=single, limit=limit)
-            for name, lm in loaded.items()}
-    results = {name: describe(lm) for name, lm in loaded.items()}
-    for kind in next(iter(work.values())):
-        def run_pass(name, kind=kind):
-            predict = loaded[name].predict
-            for batch in work[name][kind]:
-                predict(batch)
-        timing = interleaved_latency({n: (lambda n=n: run_pass(n)) for n in loaded}, rounds=rounds, warmup=1)
-        for name, t in timing.items():
-            calls = len(work[name][kind])
-            rows = sum(len(b["input_ids"]) for b in work[name][kind])
-            results[name][kind] = {"pass_ms_median": t["latency_ms_median"], "pass_ms_p90": t["latency_ms_p90"],
-                                   "calls": calls, "rows": rows, "rounds": rounds,
-                                   "ms_per_call": t["latency_ms_median"] / calls,
-                                   "throughput_examples_per_s": rows / (t["latency_ms_median"] / 1000)}
+
+    ``processes``: each model is loaded and run in a process of its own (one model per serving process,
+    as it would be deployed), and the parent only says which pass to run next. In one process, PyTorch's
+    OpenMP pool and every ONNX Runtime session's pool share two cores, and threads left spinning by one
+    runtime slow the short batch-1 calls of the next. Models are loaded after the caller fixed the
+    thread count (ONNX Runtime reads it at load); each process gets that count.
+    """
+    runners = (_process_runners if processes else _local_runners)(task, models, split, single, limit)
+    try:
+        results = {name: r.describe for name, r in runners.items()}
+        for kind in KIND_ORDER:
+            timing = interleaved_latency({n: (lambda r=r: r.run_pass(kind)) for n, r in runners.items()},
+                                         rounds=rounds, warmup=1)
+            for name, t in timing.items():
+                calls, rows = runners[name].counts[kind]
+                results[name][kind] = {"pass_ms_median": t["latency_ms_median"], "pass_ms_p90": t["latency_ms_p90"],
+                                       "calls": calls, "rows": rows, "rounds": rounds,
+                                       "ms_per_call": t["latency_ms_median"] / calls,
+                                       "throughput_examples_per_s": rows / (t["latency_ms_median"] / 1000),
+                                       "own_process": processes}
+    finally:
+        for r in runners.values():
+            r.close()
     return results
+
+
+KIND_ORDER = ("batch_1", "batch_32", "batch_32_sorted")  # the keys of split_workloads
+
+
+class _PassRunner:
+    """One model's workloads, run a pass at a time (here, or in a process of its own)."""
+
+    def __init__(self, task, path: str, split: str, single: int, limit: int | None):
+        self.model = load(path, task=task)
+        self.work = split_workloads(task, self.model.preprocessor, split, single=single, limit=limit)
+        self.describe = describe(self.model)
+        self.counts = {k: (len(b), sum(len(x["input_ids"]) for x in b)) for k, b in self.work.items()}
+
+    def run_pass(self, kind: str) -> None:
+        for batch in self.work[kind]:
+            self.model.predict(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def _local_runners(task, models, split, single, limit) -> dict:
+    return {name: _PassRunner(task, path, split, single, limit) for name, path in models.items()}
+
+
+def _serve(conn, task, path, split, single, limit, threads) -> None:
+    """A timing process: load one model, report what it is, then run each pass the parent names."""
+    set_threads(threads)
+    runner = _PassRunner(task, path, split, single, limit)
+    conn.send((runner.describe, runner.counts))
+    while (kind := conn.recv()) is not None:
+        runner.run_pass(kind)
+        conn.send(None)
+
+
+class _RemoteRunner:
+    def __init__(self, ctx, task, path, split, single, limit, threads):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, task, path, split, single, limit, threads),
+                                   daemon=True)
+        self.process.start()
+
+    def ready(self, path: str) -> None:
+        try:
+            self.describe, self.counts = self.conn.recv()
+        except EOFError:
+            raise RuntimeError(f"the timing process for {path} died while loading it (its traceback is above)") from None
+
+    def run_pass(self, kind: str) -> None:
+        self.conn.send(kind)
+        self.conn.recv()
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.conn.send(None)
+            self.process.join(30)
+
+
+def _process_runners(task, models, split, single, limit) -> dict:
+    import multiprocessing
+    import torch
+
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no thread pools inherited
+    runners = {}
+    for name, path in models.items():  # loaded one after another: loading is not timed, but it is heavy
+        runners[name] = _RemoteRunner(ctx, task, path, split, single, limit, torch.get_num_threads())
+        runners[name].ready(path)
+    return runners
 
 
 def main() -> None:

@@ -20,13 +20,14 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 def default_image_processor(size: int = 32):
-    """Rescale + normalise with CIFAR-10 statistics; no resize (models see 32x32 images)."""
+    """Rescale + normalise with CIFAR-10 statistics; no resize at 32 px (models see the 32x32
+    images), a bilinear resize to ``size`` otherwise."""
     try:  # transformers 5.x: the PIL/numpy backend (the default one needs torchvision)
         from transformers import ViTImageProcessorPil as processor_class
     except ImportError:  # transformers 4.x: ViTImageProcessor is the PIL/numpy backend
         from transformers import ViTImageProcessor as processor_class
-    return processor_class(do_resize=False, size={"height": size, "width": size}, do_rescale=True,
-                             do_normalize=True, image_mean=list(CIFAR10_MEAN), image_std=list(CIFAR10_STD))
+    return processor_class(do_resize=size != 32, size={"height": size, "width": size}, resample=2,  # bilinear
+                           do_rescale=True, do_normalize=True, image_mean=list(CIFAR10_MEAN), image_std=list(CIFAR10_STD))
 
 
 def to_pil(value) -> "Image.Image":
@@ -91,8 +92,9 @@ class ImageClassificationTask(Task):
         def transform(batch):
             images = self._images(batch[image_col], preprocessor)
             pixels = preprocessor(images, return_tensors="pt")["pixel_values"]
-            if train:
-                pixels = torch.stack([random_crop_flip(p, 4, generator) for p in pixels])
+            if train:  # CIFAR's 4 px of padding at 32 px, scaled with the processor's resolution
+                padding = max(1, pixels.shape[-1] // 8)
+                pixels = torch.stack([random_crop_flip(p, padding, generator) for p in pixels])
             return {"pixel_values": list(pixels), "labels": batch[label_col]}
 
         return ds.with_transform(transform)

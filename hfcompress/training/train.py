@@ -23,9 +23,9 @@ from hfcompress.errors import HfCompressError, TaskError
 from hfcompress.evaluation.efficiency import set_threads
 from hfcompress.hub.card import model_card
 from hfcompress.hub.load import load, resolve_model_dir
-from hfcompress.hub.record import RECORD_KEY, CompressionRecord
+from hfcompress.hub.record import CompressionRecord
 from hfcompress.hub.save import check_output_dir, folder_of, save_compressed
-from hfcompress.models.zoo import is_scratch, scratch_config
+from hfcompress.models.zoo import is_scratch, scratch_config, scratch_preprocessor
 from hfcompress.tasks import Task, get_task
 from hfcompress.tasks.batches import preprocessed
 
@@ -42,7 +42,7 @@ def build_model(name_or_path: str, task: Task, reinit_head: bool = False):
     labels = task.label_maps()
     if is_scratch(name_or_path):
         config = scratch_config(name_or_path, **labels)
-        return task.model_class.from_config(config), task.load_preprocessor("")
+        return task.model_class.from_config(config), scratch_preprocessor(name_or_path)
     from transformers import AutoConfig
 
     path = resolve_model_dir(name_or_path)

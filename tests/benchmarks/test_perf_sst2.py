@@ -36,6 +36,29 @@ def test_split_workloads_cover_the_split_and_bucket_by_length(use_fixture_mirror
                                                                              for b in work["batch_32"])
 
 
+def test_split_passes_time_each_model_in_its_own_process_or_all_in_one(use_fixture_mirror, tiny_bert_dir,
+                                                                       monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from speed import time_split_passes
+
+    from hfcompress.tasks import get_task
+
+    task, models = get_task("sst2"), {"a": str(tiny_bert_dir), "b": str(tiny_bert_dir)}
+    apart = time_split_passes(task, models, "validation", rounds=1, single=3, limit=6)
+    together = time_split_passes(task, models, "validation", rounds=1, single=3, limit=6, processes=False)
+    for results, own in ((apart, True), (together, False)):
+        assert set(results) == {"a", "b"}
+        for kind in ("batch_1", "batch_32", "batch_32_sorted"):
+            t = results["a"][kind]
+            assert t["own_process"] is own and t["pass_ms_median"] > 0
+            assert (t["calls"], t["rows"]) == (together["b"][kind]["calls"], together["b"][kind]["rows"])
+    assert apart["a"]["batch_1"]["calls"] == 3 and apart["a"]["batch_32"]["rows"] == 6
+    assert apart["a"]["path"] == str(tiny_bert_dir)
+    # a model its process cannot load is one clear error naming it, not a hang
+    with pytest.raises(RuntimeError, match="missing-model"):
+        time_split_passes(task, {"x": str(tmp_path / "missing-model")}, "validation", rounds=1, single=1, limit=2)
+
+
 def test_fast_recipe_shares_the_headline_student():
     # the benchmark trains stage 01 once for both: that is only honest while the two stay identical
     head, fast = (load_recipe(ROOT / "recipes" / f"pipeline-sst2{s}.yaml").pipeline for s in ("", "-fast"))

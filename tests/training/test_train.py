@@ -47,6 +47,23 @@ def test_train_image_from_scratch(use_fixture_mirror, tmp_path):
     assert load(tmp_path / "out", task=get_task("cifar10")).config.num_labels == 10
 
 
+def test_scratch_architecture_with_a_larger_input_saves_a_resizing_processor(use_fixture_mirror, tmp_path):
+    """resnet18-w32-64px sees CIFAR upsampled to 64 px; stock transformers reloads model and processor."""
+    from PIL import Image
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    from hfcompress.tasks.batches import preprocessed
+
+    train(cfg("scratch:resnet18-w32-64px", tmp_path / "out", task="cifar10", max_train_samples=4))
+    processor = AutoImageProcessor.from_pretrained(tmp_path / "out")
+    pixels = processor(Image.new("RGB", (32, 32), (200, 10, 10)), return_tensors="pt")["pixel_values"]
+    assert pixels.shape == (1, 3, 64, 64)
+    model = AutoModelForImageClassification.from_pretrained(tmp_path / "out")
+    assert model(pixel_values=pixels).logits.shape == (1, 10)
+    augmented = preprocessed(get_task("cifar10"), "train", processor, limit=2, seed=0, train=True)
+    assert augmented[0]["pixel_values"].shape == (3, 64, 64)
+
+
 def test_label_mismatch_is_refused_before_training(use_fixture_mirror, tiny_bert_dir, tmp_path):
     with pytest.raises(TaskError, match="classifier for 2 labels but task 'mnli' needs 3.*--reinit-head"):
         train(cfg(tiny_bert_dir, tmp_path / "out", task="mnli"))
