@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--teacher", default=str(WORK / "teacher-sst2"), help="the fine-tuned SST-2 teacher folder")
     ap.add_argument("--out", help="models and results under this folder (default: benchmarks/work/perf-sst2 and "
                                   "benchmarks/results)")
+    ap.add_argument("--name", default="perf_sst2", help="results file name (and <name>_report/ for the plots)")
     ap.add_argument("--same-process", action="store_true",
                     help="time every model in this process (their thread pools then share the cores)")
     ap.add_argument("--smoke", action="store_true", help="tiny budgets (32 training rows per stage, 64 "
@@ -238,7 +239,7 @@ def main() -> None:
                f"thread(s)"] = (m[metric] / t_metric >= NARROW_TARGET["share"] and
                                 tim["models"][NARROWED]["batch_32"]["speedup"] >= NARROW_TARGET["speedup_vs_eager_b32"])
     data["targets_met"] = checks
-    report = build_report([report_in], results / "perf_sst2_report", baseline=labels["teacher"],
+    report = build_report([report_in], results / f"{args.name}_report", baseline=labels["teacher"],
                           title="SST-2 pipelines against the teacher on PyTorch and ONNX Runtime")
 
     ood_rows = [f"| {labels[n]} | {m[metric]:.4f} | {m['ood_' + metric]:.4f} | {m['ood_share_of_clean']:.1%} |"
@@ -249,7 +250,7 @@ def main() -> None:
     md = "\n".join([
         "# SST-2 pipelines against the strongest baseline (teacher on ONNX Runtime fp32)", "",
         f"Command: `python benchmarks/perf_sst2.py --threads {args.threads} --rounds {args.rounds}"
-        f"{' --same-process' if args.same_process else ''}`", "",
+        f"{' --same-process' if args.same_process else ''}{'' if args.name == 'perf_sst2' else ' --name ' + args.name}`", "",
         "Teacher: `benchmarks/work/teacher-sst2` (`python benchmarks/teacher.py --task sst2`). Pipelines: "
         + ", ".join(f"{v} = `recipes/{r}`" for v, r in VARIANTS.items()) + ". "
         f"{metric} on all {clean['teacher']['n_examples']} SST-2 validation sentences. Timing: whole passes, all "
@@ -267,14 +268,14 @@ def main() -> None:
         "| --- | ---: | ---: | ---: |", *ood_rows, "",
         "## Every stage", "", f"| stage | method | {metric} | change (points) | size (MiB) | smaller | parameters |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *stage_rows, "",
-        "Plots (accuracy vs batch-32 latency at 1 thread, accuracy vs size): [perf_sst2_report/report.md]"
-        "(perf_sst2_report/report.md).", ""])
+        "Plots (accuracy vs batch-32 latency at 1 thread, accuracy vs size): "
+        f"[{args.name}_report/report.md]({args.name}_report/report.md).", ""])
     if args.out:
         results.mkdir(parents=True, exist_ok=True)
-        (results / "perf_sst2.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
-        (results / "perf_sst2.md").write_text(md)
+        (results / f"{args.name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+        (results / f"{args.name}.md").write_text(md)
     else:
-        write_results("perf_sst2", data, md)
+        write_results(args.name, data, md)
     print(md)
     print(f"report: {report}")
 
