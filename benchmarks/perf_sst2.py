@@ -3,6 +3,7 @@ teacher on ONNX Runtime fp32 (with and without the transformer graph fusions), a
 
     python benchmarks/perf_sst2.py                 # re-run to resume (finished stages are kept)
     python benchmarks/perf_sst2.py --threads 1     # one thread count only
+    python benchmarks/perf_sst2.py --same-process --name perf_sst2_same_process   # the one-process harness
 
 Starts from the benchmark teacher (``python benchmarks/teacher.py --task sst2``) and runs, unchanged but for
 their folders, the pipeline recipes in ``VARIANTS``: the headline ``recipes/pipeline-sst2.yaml`` and

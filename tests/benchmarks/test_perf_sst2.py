@@ -66,6 +66,17 @@ def test_fast_recipe_shares_the_headline_student():
     assert [s.config.method for s in fast.plan()[1:]] == ["ffn", "heads", "vocab", "onnx-dynamic"]
 
 
+def test_narrow_recipe_continues_the_fast_student_and_refuses_a_missing_one(tmp_path):
+    narrow = load_recipe(ROOT / "recipes" / "narrow-sst2.yaml").pipeline
+    assert narrow.model == "out/pipeline-sst2-fast/03-prune"
+    assert [s.config.method for s in narrow.plan()] == ["ffn", "heads"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HFCOMPRESS_DATASETS_MIRROR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "narrow_sst2.py"), "--work", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "03-prune missing: run python benchmarks/perf_sst2.py first" in proc.stderr
+    assert not (tmp_path / "fast").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_smoke_run_times_everything(real_mirror, minilm_path, tmp_path):
