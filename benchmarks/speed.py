@@ -80,9 +80,9 @@ def time_split_passes(task, models: dict[str, str], split: str, rounds: int, sin
     round by round; per workload the median pass time, and per call (sentence or batch) its share.
 
     ``processes``: each model is loaded and run in a process of its own (one model per serving process,
-    as it would be deployed), and the parent only says which pass to run next. In one process, PyTorch's
-    OpenMP pool and every ONNX Runtime session's pool share two cores, and threads left spinning by one
-    runtime slow the short batch-1 calls of the next. Models are loaded after the caller fixed the
+    as it would be deployed), and the parent only says which pass to run next; ``False``: all in this
+    process, where PyTorch's OpenMP pool and every ONNX Runtime session's pool share the cores (on the
+    2-core VNNI EPYC the two gave the same ratios within noise: perf_sst2 vs perf_sst2_same_process). Models are loaded after the caller fixed the
     thread count (ONNX Runtime reads it at load); each process gets that count.
     """
     runners = (_process_runners if processes else _local_runners)(task, models, split, single, limit)

@@ -55,8 +55,7 @@ def scratch_preprocessor(name: str):
     bilinear resize where the architecture is meant to see larger images (``INPUT_SIZES``)."""
     from hfcompress.tasks.vision import default_image_processor
 
-    size = INPUT_SIZES.get(_arch(name))
-    return default_image_processor(size) if size else default_image_processor()
+    return default_image_processor(INPUT_SIZES.get(_arch(name), 32))
 
 
 def scratch_config(name: str, **label_kwargs) -> PretrainedConfig:
